@@ -1,0 +1,1 @@
+"""GPU kernels with their PyTorch references, installed as ``panoptic.ops``."""

@@ -1,0 +1,7 @@
+"""Models: backbones, necks, heads, fusion, tracking and the top-level models.
+
+Importing this package registers every model component in
+:data:`panoptic.registry.MODELS`.
+"""
+
+from panoptic.models import backbones, fusion, heads, necks, tracking  # noqa: F401
