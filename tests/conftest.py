@@ -39,3 +39,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip_gpu)
+
+
+@pytest.fixture
+def coco_sample_dir() -> Path:
+    """The two real COCO panoptic images with annotations (tests/data/coco_panoptic_sample)."""
+    return COCO_SAMPLE_DIR
+
+
+@pytest.fixture
+def yolact_fixture_dir() -> Path:
+    """Outputs of the authors' YOLACT-R50 on a real image (tests/data/yolact_official_r50)."""
+    return YOLACT_FIXTURE_DIR
