@@ -15,14 +15,12 @@ def read_requirements(name: str) -> list[str]:
 packages = find_packages(include=["panoptic", "panoptic.*"])
 # ops/ lives at the top level of the repository but installs as panoptic.ops: a
 # top-level ``ops`` module would collide with an unrelated PyPI package.
-packages += ["panoptic.ops"] + [
-    "panoptic.ops." + p for p in find_packages(where="ops")
-]
+packages += ["panoptic.ops"] + ["panoptic.ops." + p for p in find_packages(where="ops")]
 
 setup(
     name="panoptic",
     version="0.1.0",
-    description="Fast instance, panoptic and video panoptic segmentation (YOLACT + UPSNet + VPSNet)",
+    description="Fast instance, panoptic and video panoptic segmentation",
     long_description=(ROOT / "README.md").read_text(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",

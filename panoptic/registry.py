@@ -40,7 +40,8 @@ class PanopticRegistry(Registry):
         if obj is None and isinstance(key, str) and "." not in key:
             close = difflib.get_close_matches(key, self.registered_names(), n=5, cutoff=0.5)
             hint = f" Did you mean: {', '.join(close)}?" if close else ""
-            raise KeyError(f"'{key}' is not registered in the {self.scope}::{self.name} registry.{hint}")
+            where = f"{self.scope}::{self.name}"
+            raise KeyError(f"'{key}' is not registered in the {where} registry.{hint}")
         return obj
 
 

@@ -21,8 +21,18 @@ def test_editable_import_of_ops() -> None:
 @pytest.mark.slow
 def test_regular_install_ships_ops_as_subpackage(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path / "wheel"), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "wheel"),
+            str(ROOT),
+        ],
         check=True,
     )
     wheel = next((tmp_path / "wheel").glob("panoptic-*.whl"))
@@ -31,8 +41,17 @@ def test_regular_install_ships_ops_as_subpackage(tmp_path: Path) -> None:
     assert not any(name.startswith("ops/") for name in names), "no top-level ops module"
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
-         str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
         check=True,
     )
     probe = "import panoptic, panoptic.ops; print(panoptic.ops.__file__)"

@@ -39,6 +39,8 @@ def test_root_registry_switches_to_our_scope() -> None:
     """mmengine's Runner builds through the root registry with default_scope='panoptic'."""
     from mmengine.registry import DefaultScope
 
-    with DefaultScope.overwrite_default_scope("panoptic"):
-        with pytest.raises(KeyError, match="is not registered"):
-            ROOT_MODELS.build(dict(type="NoSuchComponentAnywhere"))
+    with (
+        DefaultScope.overwrite_default_scope("panoptic"),
+        pytest.raises(KeyError, match="is not registered"),
+    ):
+        ROOT_MODELS.build(dict(type="NoSuchComponentAnywhere"))

@@ -10,7 +10,8 @@ from panoptic.structures import PanopticDataSample
 
 
 def test_fields_round_trip_and_type_checks() -> None:
-    sample = PanopticDataSample(metainfo=dict(img_id=7, ori_shape=(4, 5), video_id=1, frame_index=2))
+    meta = dict(img_id=7, ori_shape=(4, 5), video_id=1, frame_index=2)
+    sample = PanopticDataSample(metainfo=meta)
     sample.gt_instances = InstanceData(
         boxes=torch.tensor([[0.0, 0.0, 2.0, 3.0]]),
         labels=torch.tensor([1]),
