@@ -1,0 +1,299 @@
+"""Video panoptic evaluation: VPQ and STQ over files or streamed samples.
+
+Two drivers share the per-frame pixel-count tables of
+:mod:`panoptic.evaluation.vpq` and the accumulators of VPQ and STQ:
+
+- :func:`evaluate_video_panoptic` reads COCO panoptic style video annotations
+  (ground truth and predictions as JSON plus folders of PNGs) and spreads the
+  videos over worker processes; ``tools/eval_video.py`` wraps it.
+- :class:`VideoPanopticMetric` is the mmengine metric of video configs: it
+  reduces each validation frame to its table as it arrives and scores the videos
+  at the end.
+
+Video layout: frames are grouped into videos by a top-level ``videos`` list
+(``video_id``, ordered ``image_ids``) or by ``video_id`` and ``frame_index`` on
+each entry of ``images``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from mmengine.evaluator import BaseMetric
+from tqdm import tqdm
+
+from panoptic.data.panoptic_io import load_json, read_panoptic_png
+from panoptic.evaluation.stq import STQStats
+from panoptic.evaluation.vpq import (
+    FrameStats,
+    PQStats,
+    accumulate_video,
+    count_id_switches,
+    frame_stats,
+    vpq_summary,
+)
+from panoptic.registry import METRICS
+
+VPSNET_WINDOW_LENGTHS = (1, 2, 3, 4)
+
+
+@dataclass(frozen=True)
+class VideoFrameFiles:
+    """Where one annotated frame's ground truth and prediction live."""
+
+    gt_png: Path
+    gt_segments: list[dict[str, Any]]
+    pred_png: Path
+    pred_segments: list[dict[str, Any]]
+
+
+@dataclass
+class VideoScores:
+    """VPQ accumulators per window length and the STQ accumulator."""
+
+    vpq: dict[int, PQStats]
+    stq: STQStats
+    id_switches: int = 0
+
+    @classmethod
+    def empty(
+        cls, categories: Sequence[Mapping[str, Any]], window_lengths: Sequence[int]
+    ) -> VideoScores:
+        return cls({length: PQStats(categories) for length in window_lengths}, STQStats(categories))
+
+    def add_video(self, video_id: Hashable, frames: Sequence[FrameStats]) -> None:
+        """Score one whole video given its annotated frames in order."""
+        accumulate_video(frames, list(self.vpq), self.vpq)
+        for frame in frames:
+            self.stq.add(frame, video_id)
+        self.id_switches += count_id_switches(frames)
+
+    def merge(self, other: VideoScores) -> None:
+        for length, stats in other.vpq.items():
+            self.vpq[length].merge(stats)
+        self.stq.merge(other.stq)
+        self.id_switches += other.id_switches
+
+    def summary(self, frame_gap: int) -> dict[str, Any]:
+        """``{"vpq": {...}, "stq": {"stq", "aq", "iou"}, "id_switches": n}``.
+
+        See :func:`panoptic.evaluation.vpq.vpq_summary` for the ``vpq`` part.
+        """
+        return {
+            "vpq": vpq_summary(self.vpq, frame_gap),
+            "stq": self.stq.summary(),
+            "id_switches": self.id_switches,
+        }
+
+
+def group_video_frames(gt: Mapping[str, Any], source: str = "ground truth") -> dict[Any, list[Any]]:
+    """Ordered image ids of every video of a COCO panoptic style video JSON.
+
+    Args:
+        gt: the loaded ground-truth JSON.
+        source: how errors name the file.
+
+    Returns:
+        ``{video_id: [image_id, ...]}`` in frame order.
+
+    Raises:
+        KeyError: neither a ``videos`` list nor ``video_id`` / ``frame_index`` on
+            every image is present.
+    """
+    if "videos" in gt:
+        return {video["video_id"]: list(video["image_ids"]) for video in gt["videos"]}
+    images = gt.get("images")
+    if images is None:
+        raise KeyError(f"{source}: needs 'videos' or 'images' with 'video_id' and 'frame_index'")
+    videos: dict[Any, list[tuple[int, Any]]] = {}
+    for image in images:
+        if "video_id" not in image or "frame_index" not in image:
+            raise KeyError(
+                f"{source}: image {image.get('id')} lacks 'video_id' / 'frame_index' and there "
+                "is no top-level 'videos' list"
+            )
+        videos.setdefault(image["video_id"], []).append((image["frame_index"], image["id"]))
+    return {vid: [image_id for _, image_id in sorted(frames)] for vid, frames in videos.items()}
+
+
+def collect_video_files(
+    gt: Mapping[str, Any], gt_dir: Path, pred: Mapping[str, Any], pred_dir: Path
+) -> dict[Any, list[VideoFrameFiles]]:
+    """Pair every annotated ground-truth frame with its prediction, per video.
+
+    Raises:
+        KeyError: a required key is missing or an annotated frame has no prediction.
+    """
+    for name, data in (("ground truth", gt), ("prediction", pred)):
+        if "annotations" not in data:
+            raise KeyError(f"{name} JSON has no 'annotations' list")
+    gt_anns = {ann["image_id"]: ann for ann in gt["annotations"]}
+    pred_anns = {ann["image_id"]: ann for ann in pred["annotations"]}
+    videos: dict[Any, list[VideoFrameFiles]] = {}
+    for video_id, image_ids in group_video_frames(gt).items():
+        frames = []
+        for image_id in image_ids:
+            gt_ann = gt_anns.get(image_id)
+            if gt_ann is None:
+                continue  # a raw frame without annotation
+            pred_ann = pred_anns.get(image_id)
+            if pred_ann is None:
+                raise KeyError(
+                    f"prediction JSON has no annotation for image_id {image_id} "
+                    f"(video {video_id}, {gt_ann['file_name']})"
+                )
+            frames.append(
+                VideoFrameFiles(
+                    gt_dir / gt_ann["file_name"],
+                    gt_ann["segments_info"],
+                    pred_dir / pred_ann["file_name"],
+                    pred_ann["segments_info"],
+                )
+            )
+        videos[video_id] = frames
+    return videos
+
+
+def _score_video_files(
+    job: tuple[Any, list[VideoFrameFiles], list[dict[str, Any]], tuple[int, ...]],
+) -> VideoScores:
+    video_id, frames, categories, window_lengths = job
+    scores = VideoScores.empty(categories, window_lengths)
+    stats = [
+        frame_stats(
+            read_panoptic_png(f.gt_png),
+            f.gt_segments,
+            read_panoptic_png(f.pred_png),
+            f.pred_segments,
+            name=str(f.pred_png),
+        )
+        for f in frames
+    ]
+    scores.add_video(video_id, stats)
+    return scores
+
+
+def evaluate_video_panoptic(
+    gt_json: str | Path,
+    gt_dir: str | Path,
+    pred_json: str | Path,
+    pred_dir: str | Path,
+    window_lengths: Sequence[int] = VPSNET_WINDOW_LENGTHS,
+    frame_gap: int = 5,
+    workers: int = 1,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """VPQ and STQ of predicted videos against ground truth on disk.
+
+    Args:
+        gt_json: ground-truth JSON (``images``, ``annotations``, ``categories``
+            and either ``videos`` or ``video_id`` / ``frame_index`` per image).
+        gt_dir: folder of the ground-truth panoptic PNGs.
+        pred_json: prediction JSON (``annotations`` with ``image_id``,
+            ``file_name``, ``segments_info``; track ids are segment ids).
+        pred_dir: folder of the predicted panoptic PNGs.
+        window_lengths: VPQ window lengths in annotated frames.
+        frame_gap: raw frames between annotated frames (names ``k`` keys).
+        workers: processes; videos are spread over them.
+        progress: show a progress bar over videos.
+
+    Returns:
+        ``{"vpq": {"k0": {"All": {pq, sq, rq, n}, ...}, ..., "mean": {...}},
+        "stq": {"stq", "aq", "iou"}}`` with fractions.
+    """
+    if not window_lengths or min(window_lengths) < 1:
+        raise ValueError(f"window lengths must be positive, got {list(window_lengths)}")
+    gt = load_json(gt_json)
+    pred = load_json(pred_json)
+    if "categories" not in gt:
+        raise KeyError(f"ground-truth JSON has no 'categories': {gt_json}")
+    categories = gt["categories"]
+    videos = collect_video_files(gt, Path(gt_dir), pred, Path(pred_dir))
+    lengths = tuple(sorted(set(window_lengths)))
+    jobs = [(vid, frames, categories, lengths) for vid, frames in videos.items()]
+    total = VideoScores.empty(categories, lengths)
+    with _job_map(workers) as mapper:
+        for scores in tqdm(
+            mapper(_score_video_files, jobs), total=len(jobs), desc="videos", disable=not progress
+        ):
+            total.merge(scores)
+    return total.summary(frame_gap)
+
+
+@contextlib.contextmanager
+def _job_map(workers: int) -> Iterator[Callable[..., Iterator[VideoScores]]]:
+    """An unordered map over jobs: in this process, or on a pool of ``workers``."""
+    if workers <= 1:
+        yield map
+        return
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        yield pool.imap_unordered
+
+
+def _panoptic_fields(element: Any) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    get = element.get if isinstance(element, Mapping) else lambda k: getattr(element, k)
+    id_map = get("id_map")
+    id_map = id_map.cpu().numpy() if hasattr(id_map, "cpu") else np.asarray(id_map)
+    return id_map.reshape(id_map.shape[-2:]), list(get("segments"))
+
+
+@METRICS.register_module()
+class VideoPanopticMetric(BaseMetric):
+    """Streaming VPQ and STQ during validation of a video config.
+
+    Each processed frame is reduced to its pixel-count table right away (a few
+    hundred bytes), so memory does not grow with the image size; videos are
+    scored in ``compute_metrics`` once all frames are in.
+
+    Args:
+        window_lengths: VPQ window lengths in annotated frames.
+        frame_gap: raw frames between annotated frames (names the ``k`` keys).
+        collect_device: see :class:`mmengine.evaluator.BaseMetric`.
+        prefix: metric name prefix.
+    """
+
+    default_prefix = "video"
+
+    def __init__(
+        self,
+        window_lengths: Sequence[int] = VPSNET_WINDOW_LENGTHS,
+        frame_gap: int = 1,
+        collect_device: str = "cpu",
+        prefix: str | None = None,
+    ) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self.window_lengths = tuple(sorted(set(window_lengths)))
+        self.frame_gap = frame_gap
+
+    def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
+        for sample in data_samples:
+            meta = sample if isinstance(sample, Mapping) else sample.metainfo
+            gt_map, gt_segments = _panoptic_fields(sample["gt_panoptic"])
+            pred_map, pred_segments = _panoptic_fields(sample["pred_panoptic"])
+            stats = frame_stats(
+                gt_map, gt_segments, pred_map, pred_segments, name=str(meta.get("img_path"))
+            )
+            self.results.append((meta.get("video_id", 0), meta.get("frame_index", 0), stats))
+
+    def compute_metrics(self, results: list[Any]) -> dict[str, float]:
+        categories = self.dataset_meta["categories"]
+        videos: dict[Any, list[tuple[int, FrameStats]]] = {}
+        for video_id, frame_index, stats in results:
+            videos.setdefault(video_id, []).append((frame_index, stats))
+        scores = VideoScores.empty(categories, self.window_lengths)
+        for video_id, frames in videos.items():
+            frames.sort(key=lambda item: item[0])
+            scores.add_video(video_id, [stats for _, stats in frames])
+        summary = scores.summary(self.frame_gap)
+        flat = {f"vpq_{k}": v["All"]["pq"] for k, v in summary["vpq"].items() if k != "mean"}
+        flat.update({f"vpq_{g.lower()}": pq for g, pq in summary["vpq"]["mean"].items()})
+        flat["vpq"] = summary["vpq"]["mean"]["All"]
+        flat.update(summary["stq"])
+        flat["id_switches"] = summary["id_switches"]
+        return flat

@@ -1,0 +1,344 @@
+"""Video Panoptic Quality (VPQ) as VPSNet defines it.
+
+For each window length ``L`` (in annotated frames), windows slide by one frame
+through each video; the segments that carry the same id across a window form one
+tube, and panopticapi's matching rules are applied to the tubes exactly as if the
+window's id maps had been concatenated along the width into one image: a
+prediction matches a non-crowd ground-truth tube of its category when their IoU
+exceeds 0.5, where the union leaves out the prediction's pixels on VOID; an
+unmatched prediction is a false positive unless more than half of it lies on VOID
+or on crowd of its category. True positives, false positives, false negatives and
+the IoU of matches are pooled per category over all windows of all videos; PQ of
+a window length averages over the categories seen, and VPQ is the mean over the
+window lengths.
+
+Rather than concatenating pixels, each annotated frame is reduced once to a table
+of pixel counts (ground-truth segment x predicted segment, VOID included, see
+:func:`frame_stats`); a window's tube table is the sum of its frames' tables
+(:func:`window_stats`), which is what the concatenation would count. The one
+departure from panopticapi: a prediction's overlap with crowd sums over every
+crowd segment of its category (panopticapi keeps only the last one listed per
+image; COCO panoptic merges crowd per category, so the two agree on COCO data).
+
+Legend: G ground-truth segments, P predicted segments, C categories,
+H/W frame height/width.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+VOID_ID = 0
+_MATCH_IOU = 0.5
+_PAIR_SHIFT = 24  # panoptic ids are below 256^3 = 2^24
+
+
+@dataclass(frozen=True)
+class FrameStats:
+    """Pixel counts of one annotated frame (or one window of frames).
+
+    Attributes:
+        gt_ids: (G,) int64 ground-truth segment ids, ascending, VOID excluded.
+        gt_categories: (G,) int64 category ids of the ground-truth segments.
+        gt_crowd: (G,) bool, crowd ground-truth segments.
+        pred_ids: (P,) int64 predicted segment ids, ascending, VOID excluded.
+        pred_categories: (P,) int64 category ids of the predicted segments.
+        counts: (G + 1, P + 1) int64 pixel counts; row 0 is ground-truth VOID,
+            column 0 is predicted VOID.
+    """
+
+    gt_ids: np.ndarray
+    gt_categories: np.ndarray
+    gt_crowd: np.ndarray
+    pred_ids: np.ndarray
+    pred_categories: np.ndarray
+    counts: np.ndarray
+
+
+def _segment_lookup(
+    segments: Iterable[Mapping[str, Any]], ids: np.ndarray, what: str, name: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Category id and crowd flag of every id in ``ids`` from a segments list."""
+    by_id = {int(seg["id"]): seg for seg in segments}
+    categories = np.empty(len(ids), dtype=np.int64)
+    crowd = np.zeros(len(ids), dtype=bool)
+    for i, seg_id in enumerate(ids.tolist()):
+        seg = by_id.get(seg_id)
+        if seg is None:
+            raise KeyError(
+                f"{name}: {what} segment id {seg_id} is in the PNG but not in segments_info"
+            )
+        categories[i] = int(seg["category_id"])
+        crowd[i] = bool(seg.get("iscrowd", 0))
+    return categories, crowd
+
+
+def frame_stats(
+    gt_id_map: np.ndarray,
+    gt_segments: Sequence[Mapping[str, Any]],
+    pred_id_map: np.ndarray,
+    pred_segments: Sequence[Mapping[str, Any]],
+    name: str = "frame",
+) -> FrameStats:
+    """Reduce one annotated frame to its ground-truth x prediction pixel counts.
+
+    Segment areas come from the maps, not from the JSON; segments listed but
+    absent from a map are dropped.
+
+    Args:
+        gt_id_map: (H, W) integer ground-truth segment ids (0 = VOID).
+        gt_segments: ground-truth segments (``id``, ``category_id``, ``iscrowd``).
+        pred_id_map: (H, W) integer predicted segment ids (0 = VOID).
+        pred_segments: predicted segments (``id``, ``category_id``).
+        name: how errors name this frame (e.g. its file name).
+
+    Returns:
+        The frame's :class:`FrameStats`.
+
+    Raises:
+        ValueError: the maps differ in shape.
+        KeyError: a map holds an id that its segments list lacks.
+    """
+    if gt_id_map.shape != pred_id_map.shape:
+        raise ValueError(
+            f"{name}: ground truth is {gt_id_map.shape} but prediction is {pred_id_map.shape}"
+        )
+    pairs = (gt_id_map.astype(np.int64) << _PAIR_SHIFT) | pred_id_map.astype(np.int64)
+    keys, pair_counts = np.unique(pairs.ravel(), return_counts=True)
+    gt_of_pair = keys >> _PAIR_SHIFT
+    pred_of_pair = keys & ((1 << _PAIR_SHIFT) - 1)
+    gt_all, gt_row = np.unique(gt_of_pair, return_inverse=True)
+    pred_all, pred_col = np.unique(pred_of_pair, return_inverse=True)
+    # Row / column 0 is VOID whether or not VOID pixels occur.
+    gt_offset = 0 if gt_all.size and gt_all[0] == VOID_ID else 1
+    pred_offset = 0 if pred_all.size and pred_all[0] == VOID_ID else 1
+    gt_ids = gt_all[1 - gt_offset :]
+    pred_ids = pred_all[1 - pred_offset :]
+    counts = np.zeros((len(gt_ids) + 1, len(pred_ids) + 1), dtype=np.int64)
+    counts[gt_row + gt_offset, pred_col + pred_offset] = pair_counts
+    gt_categories, gt_crowd = _segment_lookup(gt_segments, gt_ids, "ground-truth", name)
+    pred_categories, _ = _segment_lookup(pred_segments, pred_ids, "predicted", name)
+    return FrameStats(gt_ids, gt_categories, gt_crowd, pred_ids, pred_categories, counts)
+
+
+def _merge_ids(
+    id_lists: Sequence[np.ndarray], category_lists: Sequence[np.ndarray], what: str
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Union of per-frame ids, their categories, and each frame's positions in it."""
+    ids = np.unique(np.concatenate(id_lists)) if id_lists else np.zeros(0, np.int64)
+    categories = np.full(len(ids), -1, dtype=np.int64)
+    positions = []
+    for frame_ids, frame_categories in zip(id_lists, category_lists, strict=True):
+        pos = np.searchsorted(ids, frame_ids)
+        seen = categories[pos]
+        clash = (seen >= 0) & (seen != frame_categories)
+        if clash.any():
+            seg_id = int(frame_ids[np.flatnonzero(clash)[0]])
+            raise ValueError(f"{what} segment id {seg_id} changes category within a video")
+        categories[pos] = frame_categories
+        positions.append(pos)
+    return ids, categories, positions
+
+
+def window_stats(frames: Sequence[FrameStats]) -> FrameStats:
+    """Tube pixel counts of a window: the frames' tables summed by segment id.
+
+    Args:
+        frames: the window's annotated frames, in order.
+
+    Returns:
+        One :class:`FrameStats` whose ids are the tubes of the window.
+
+    Raises:
+        ValueError: one id carries two categories within the window.
+    """
+    if len(frames) == 1:
+        return frames[0]
+    gt_ids, gt_categories, gt_pos = _merge_ids(
+        [f.gt_ids for f in frames], [f.gt_categories for f in frames], "ground-truth"
+    )
+    pred_ids, pred_categories, pred_pos = _merge_ids(
+        [f.pred_ids for f in frames], [f.pred_categories for f in frames], "predicted"
+    )
+    gt_crowd = np.zeros(len(gt_ids), dtype=bool)
+    counts = np.zeros((len(gt_ids) + 1, len(pred_ids) + 1), dtype=np.int64)
+    for frame, rows, cols in zip(frames, gt_pos, pred_pos, strict=True):
+        gt_crowd[rows] |= frame.gt_crowd
+        rows1 = np.concatenate([[0], rows + 1])
+        cols1 = np.concatenate([[0], cols + 1])
+        counts[np.ix_(rows1, cols1)] += frame.counts
+    return FrameStats(gt_ids, gt_categories, gt_crowd, pred_ids, pred_categories, counts)
+
+
+def match_segments(stats: FrameStats) -> tuple[np.ndarray, np.ndarray]:
+    """panopticapi's matches: same category, non-crowd ground truth, IoU above 0.5.
+
+    The union leaves out the prediction's pixels on VOID. IoU above 0.5 makes
+    every segment match at most one other.
+
+    Args:
+        stats: a frame's or a window's pixel-count table.
+
+    Returns:
+        ``matches`` (G, P) bool and ``iou`` (G, P) float64.
+    """
+    counts = stats.counts
+    intersection = counts[1:, 1:]  # (G, P)
+    gt_area = counts[1:].sum(axis=1)  # (G,)
+    pred_area = counts[:, 1:].sum(axis=0)  # (P,)
+    pred_on_void = counts[0, 1:]  # (P,)
+    same_category = stats.gt_categories[:, None] == stats.pred_categories[None, :]  # (G, P)
+    union = gt_area[:, None] + pred_area[None, :] - intersection - pred_on_void[None, :]
+    iou = intersection / np.maximum(union, 1)
+    matches = (~stats.gt_crowd)[:, None] & same_category & (iou > _MATCH_IOU)  # (G, P)
+    return matches, iou
+
+
+def count_id_switches(frames: Sequence[FrameStats]) -> int:
+    """Identity switches of one video: a ground-truth segment matched (per frame,
+    :func:`match_segments`) to a different predicted id than at its last match.
+
+    Args:
+        frames: the video's annotated frames in order.
+
+    Returns:
+        The number of switches.
+    """
+    last_match: dict[int, int] = {}
+    switches = 0
+    for stats in frames:
+        matches, _ = match_segments(stats)
+        for g, p in zip(*np.nonzero(matches), strict=True):
+            gt_id, pred_id = int(stats.gt_ids[g]), int(stats.pred_ids[p])
+            switches += int(last_match.get(gt_id, pred_id) != pred_id)
+            last_match[gt_id] = pred_id
+    return switches
+
+
+class PQStats:
+    """Per-category TP / FP / FN counts and summed IoU of matches.
+
+    Args:
+        categories: COCO panoptic category dicts (``id``, ``isthing``).
+    """
+
+    def __init__(self, categories: Sequence[Mapping[str, Any]]) -> None:
+        self.category_ids = np.array([int(c["id"]) for c in categories], dtype=np.int64)
+        self.isthing = np.array([bool(c.get("isthing", 0)) for c in categories], dtype=bool)
+        self._order = np.argsort(self.category_ids)
+        num = len(self.category_ids)
+        self.tp = np.zeros(num, dtype=np.int64)
+        self.fp = np.zeros(num, dtype=np.int64)
+        self.fn = np.zeros(num, dtype=np.int64)
+        self.iou = np.zeros(num, dtype=np.float64)
+
+    def index(self, category_ids: np.ndarray) -> np.ndarray:
+        """Positions of ``category_ids`` in the category list.
+
+        Raises:
+            KeyError: a category id is not in the list.
+        """
+        sorted_ids = self.category_ids[self._order]
+        pos = np.searchsorted(sorted_ids, category_ids).clip(max=max(len(sorted_ids) - 1, 0))
+        if len(category_ids) and (len(sorted_ids) == 0 or (sorted_ids[pos] != category_ids).any()):
+            unknown = sorted(set(category_ids.tolist()) - set(sorted_ids.tolist()))
+            raise KeyError(f"unknown category_id(s) {unknown}")
+        return self._order[pos]
+
+    def add(self, stats: FrameStats) -> None:
+        """Match one frame or tube window (panopticapi's rules) and pool its counts."""
+        counts = stats.counts
+        intersection = counts[1:, 1:]  # (G, P)
+        pred_area = counts[:, 1:].sum(axis=0)  # (P,)
+        pred_on_void = counts[0, 1:]  # (P,)
+        same_category = stats.gt_categories[:, None] == stats.pred_categories[None, :]  # (G, P)
+        matches, iou = match_segments(stats)
+        gt_index = self.index(stats.gt_categories)
+        pred_index = self.index(stats.pred_categories)
+        match_rows, match_cols = np.nonzero(matches)
+        np.add.at(self.tp, gt_index[match_rows], 1)
+        np.add.at(self.iou, gt_index[match_rows], iou[match_rows, match_cols])
+        gt_matched = matches.any(axis=1)
+        missed = ~gt_matched & ~stats.gt_crowd
+        np.add.at(self.fn, gt_index[missed], 1)
+        crowd_same = stats.gt_crowd[:, None] & same_category  # (G, P)
+        ignored = pred_on_void + (intersection * crowd_same).sum(axis=0)  # (P,)
+        unmatched = ~matches.any(axis=0) & (ignored <= _MATCH_IOU * pred_area)
+        np.add.at(self.fp, pred_index[unmatched], 1)
+
+    def merge(self, other: PQStats) -> None:
+        """Add another accumulator over the same categories into this one."""
+        self.tp += other.tp
+        self.fp += other.fp
+        self.fn += other.fn
+        self.iou += other.iou
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """PQ, SQ, RQ (fractions) and category count for All, Things and Stuff.
+
+        Categories never seen (no TP, FP or FN) are left out of the averages, as
+        in panopticapi; a group with no category seen reports zeros and ``n = 0``.
+        """
+        seen = (self.tp + self.fp + self.fn) > 0
+        denom = np.maximum(self.tp + 0.5 * self.fp + 0.5 * self.fn, 1e-12)
+        pq = self.iou / denom
+        sq = self.iou / np.maximum(self.tp, 1)
+        rq = self.tp / denom
+        out: dict[str, dict[str, float]] = {}
+        for group, keep in (("All", seen), ("Things", seen & self.isthing)):
+            out[group] = _average(pq, sq, rq, keep)
+        out["Stuff"] = _average(pq, sq, rq, seen & ~self.isthing)
+        return out
+
+
+def _average(pq: np.ndarray, sq: np.ndarray, rq: np.ndarray, keep: np.ndarray) -> dict[str, float]:
+    n = int(keep.sum())
+    if n == 0:
+        return {"pq": 0.0, "sq": 0.0, "rq": 0.0, "n": 0}
+    return {
+        "pq": float(pq[keep].mean()),
+        "sq": float(sq[keep].mean()),
+        "rq": float(rq[keep].mean()),
+        "n": n,
+    }
+
+
+def accumulate_video(
+    frames: Sequence[FrameStats], window_lengths: Sequence[int], stats: Mapping[int, PQStats]
+) -> None:
+    """Pool every sliding window of one video into ``stats[window length]``.
+
+    Args:
+        frames: the video's annotated frames in order.
+        window_lengths: window lengths in annotated frames.
+        stats: one accumulator per window length, updated in place.
+    """
+    for length in window_lengths:
+        for start in range(len(frames) - length + 1):
+            stats[length].add(window_stats(frames[start : start + length]))
+
+
+def vpq_summary(stats: Mapping[int, PQStats], frame_gap: int) -> dict[str, Any]:
+    """VPQ results keyed ``k{(L - 1) * frame_gap}`` plus their ``mean``.
+
+    Args:
+        stats: one accumulator per window length ``L``.
+        frame_gap: raw frames between consecutive annotated frames.
+
+    Returns:
+        ``{"k0": {"All": {pq, sq, rq, n}, "Things": ..., "Stuff": ...}, ...,
+        "mean": {"All": pq, "Things": pq, "Stuff": pq}}`` with fractions.
+    """
+    out: dict[str, Any] = {}
+    for length in sorted(stats):
+        out[f"k{(length - 1) * frame_gap}"] = stats[length].summary()
+    keys = list(out)
+    out["mean"] = {
+        group: float(np.mean([out[k][group]["pq"] for k in keys])) if keys else 0.0
+        for group in ("All", "Things", "Stuff")
+    }
+    return out
