@@ -1,1 +1,3 @@
 """Package."""
+
+from panoptic.evaluation import stq, video_metric, vpq  # noqa: F401,E402
