@@ -5,3 +5,6 @@ Importing this package registers every model component in
 """
 
 from panoptic.models import backbones, fusion, heads, necks, tracking  # noqa: F401
+from panoptic.models.yolact import Yolact
+
+__all__ = ["Yolact"]

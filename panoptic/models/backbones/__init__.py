@@ -1,1 +1,5 @@
-"""Package."""
+"""Backbones: ResNet."""
+
+from panoptic.models.backbones.resnet import ResNet
+
+__all__ = ["ResNet"]

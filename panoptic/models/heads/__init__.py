@@ -1,1 +1,7 @@
-"""Package."""
+"""Heads: YOLACT prediction head, protonet, and the other branches' heads."""
+
+from panoptic.models.heads.prior_generator import YolactPriorGenerator
+from panoptic.models.heads.protonet import Protonet
+from panoptic.models.heads.yolact_head import YolactHead
+
+__all__ = ["Protonet", "YolactHead", "YolactPriorGenerator"]
