@@ -1,0 +1,160 @@
+"""From fused logits to the COCO-style ``pred_panoptic``: resizing and segment lists.
+
+Both fusion modules describe their result per pixel as a *channel map* over the
+panoptic channel layout ``[stuff (S) | unknown (1) | instances (N)]``: channel
+``s < S`` is stuff class ``T + s``, channel ``S`` is unknown (VOID in the
+output) and channel ``S + 1 + n`` is instance slot ``n``. This module turns a
+channel map into the int32 id map and the segment list of
+``docs/architecture.md``.
+
+Shapes: C channels, H/W of the logit grid, H0/W0 of the original image,
+N instance slots, S stuff classes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.structures import BaseDataElement
+from torch import Tensor
+
+
+def resize_to_original(
+    logits: Tensor, img_shape: Sequence[int], stride: float, ori_shape: Sequence[int]
+) -> Tensor:
+    """Crops the padding off logit maps and resizes them bilinearly to the original image.
+
+    Args:
+        logits: (C, H, W) maps on the logit grid of the padded input.
+        img_shape: (h, w) of the resized, unpadded image inside the padded input.
+        stride: input pixels per logit pixel.
+        ori_shape: (H0, W0) of the original image.
+
+    Returns:
+        (C, H0, W0) float maps (channels-last in memory: bilinear resizing of many
+        channels is several times faster that way on the CPU).
+    """
+    h = min(math.ceil(img_shape[0] / stride), logits.shape[-2])
+    w = min(math.ceil(img_shape[1] / stride), logits.shape[-1])
+    crop = logits[None, :, :h, :w].contiguous(memory_format=torch.channels_last)  # (1, C, h, w)
+    size = (int(ori_shape[0]), int(ori_shape[1]))
+    if logits.shape[0] == 0:
+        return logits.new_zeros((0, *size))
+    return F.interpolate(crop, size=size, mode="bilinear", align_corners=False)[0]
+
+
+def segment_boxes(segment_map: Tensor, num_segments: int) -> Tensor:
+    """Tight x, y, w, h boxes of every value ``0..num_segments-1`` of a map.
+
+    Args:
+        segment_map: (H, W) int64 values in ``0..num_segments-1``.
+        num_segments: number of values.
+
+    Returns:
+        (num_segments, 4) int64 boxes ``x, y, w, h`` (zeros for absent values).
+    """
+    H, W = segment_map.shape
+    flat = segment_map.reshape(-1)  # (H*W,)
+    ys = torch.arange(H, device=flat.device).repeat_interleave(W)  # (H*W,)
+    xs = torch.arange(W, device=flat.device).repeat(H)  # (H*W,)
+    big = H + W
+    mins_x = torch.full((num_segments,), big, device=flat.device).scatter_reduce(
+        0, flat, xs, "amin"
+    )
+    mins_y = torch.full((num_segments,), big, device=flat.device).scatter_reduce(
+        0, flat, ys, "amin"
+    )
+    maxs_x = torch.full((num_segments,), -1, device=flat.device).scatter_reduce(0, flat, xs, "amax")
+    maxs_y = torch.full((num_segments,), -1, device=flat.device).scatter_reduce(0, flat, ys, "amax")
+    present = maxs_x >= 0
+    boxes = torch.stack([mins_x, mins_y, maxs_x - mins_x + 1, maxs_y - mins_y + 1], dim=1)
+    return torch.where(present[:, None], boxes, torch.zeros_like(boxes))
+
+
+def panoptic_from_channels(
+    channel_map: Tensor,
+    num_thing_classes: int,
+    num_stuff_classes: int,
+    inst_labels: Tensor,
+    inst_scores: Tensor,
+    min_stuff_area: float,
+    label2cat: Sequence[int] | dict[int, int],
+) -> BaseDataElement:
+    """Builds ``pred_panoptic`` (id map + segments) from a channel map.
+
+    Unknown pixels, stuff segments smaller than ``min_stuff_area`` of the image
+    and instance slots without pixels become VOID (id 0). Segment ids are
+    ``1, 2, ...`` in channel order (stuff classes, then instances by slot).
+
+    Args:
+        channel_map: (H0, W0) int64 channel indices ``0..S+N``.
+        num_thing_classes: T.
+        num_stuff_classes: S.
+        inst_labels: (N,) int64 thing labels of the instance slots.
+        inst_scores: (N,) float scores of the instance slots.
+        min_stuff_area: smallest stuff segment kept, as a fraction of H0 * W0.
+        label2cat: semantic label (things first) -> dataset category id.
+
+    Returns:
+        ``BaseDataElement(id_map=(H0, W0) int32, segments=list of dicts)`` with
+        ``id``, ``category_id``, ``isthing``, ``score``, ``area``, ``bbox`` (x, y, w, h).
+    """
+    S = num_stuff_classes
+    N = inst_labels.numel()
+    num_channels = S + 1 + N
+    H0, W0 = channel_map.shape
+    areas = torch.bincount(channel_map.reshape(-1), minlength=num_channels)  # (S+1+N,)
+
+    kept = areas > 0
+    kept[S] = False
+    kept[:S] &= areas[:S] >= min_stuff_area * H0 * W0
+    ids = torch.cumsum(kept.long(), 0) * kept  # (S+1+N,) 0 for VOID channels
+    id_map = ids[channel_map].to(torch.int32)  # (H0, W0)
+
+    boxes = segment_boxes(channel_map, num_channels).tolist()
+    areas_list = areas.tolist()
+    labels_list = inst_labels.tolist()
+    scores_list = inst_scores.tolist()
+    segments = []
+    for channel in torch.nonzero(kept).flatten().tolist():
+        if channel < S:
+            label, isthing, score = num_thing_classes + channel, False, 1.0
+        else:
+            slot = channel - S - 1
+            label, isthing, score = int(labels_list[slot]), True, float(scores_list[slot])
+        segments.append(
+            dict(
+                id=len(segments) + 1,
+                category_id=int(label2cat[label]),
+                isthing=isthing,
+                score=score,
+                area=int(areas_list[channel]),
+                bbox=[int(v) for v in boxes[channel]],
+            )
+        )
+    return BaseDataElement(id_map=id_map, segments=segments)
+
+
+def clip_boxes_to_images(
+    boxes: Tensor, img_shapes: Sequence[Sequence[int]], stride: float
+) -> Tensor:
+    """Clips boxes on the logit grid to each image's unpadded area.
+
+    Args:
+        boxes: (B, N, 4) x1y1x2y2 in logit-grid pixels.
+        img_shapes: B pairs (h, w) of the unpadded images in input pixels.
+        stride: input pixels per logit pixel.
+
+    Returns:
+        (B, N, 4) clipped boxes, so nothing reads the batch padding.
+    """
+    limits = torch.tensor(
+        [[w / stride, h / stride] for h, w in (s[:2] for s in img_shapes)],
+        dtype=boxes.dtype,
+        device=boxes.device,
+    )  # (B, 2) as (w, h)
+    upper = limits.repeat(1, 2)[:, None, :]  # (B, 1, 4)
+    return torch.minimum(boxes.clamp(min=0), upper)
