@@ -1,4 +1,6 @@
 # YOLACT with a ResNet-50 FPN backbone, the authors' yolact_resnet50_config at 550 px.
+default_scope = "panoptic"
+
 model = dict(
     type="Yolact",
     data_preprocessor=dict(
