@@ -16,6 +16,7 @@ height/width, T an output tile, S the prototype window a tile reads.
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -27,8 +28,6 @@ __all__ = ["assemble_masks", "assemble_masks_reference", "assemble_masks_train"]
 
 _BACKENDS = ("auto", "reference", "triton")
 _CROP_PADDING = 1
-# The largest prototype window (per axis) one program interpolates from.
-_MAX_WINDOW = 16
 
 
 def _sanitize_coordinates(
@@ -219,15 +218,19 @@ def _assemble_masks_kernel(
     probs = tl.where(inside, probs, 0.0)  # (S_h, S_w)
 
     if UPSAMPLE:
-        # Bilinear interpolation as two small one-hot weighted sums: along x, then along y.
-        weights_x = tl.where(win_cols[None, :] == x0[:, None], wx0[:, None], 0.0) + tl.where(
-            win_cols[None, :] == x1[:, None], wx1[:, None], 0.0
-        )  # (T_w, S_w)
-        weights_y = tl.where(win_rows[None, :] == y0[:, None], wy0[:, None], 0.0) + tl.where(
-            win_rows[None, :] == y1[:, None], wy1[:, None], 0.0
-        )  # (T_h, S_h)
-        along_x = tl.sum(probs[:, None, :] * weights_x[None, :, :], axis=2)  # (S_h, T_w)
-        values = tl.sum(weights_y[:, :, None] * along_x[None, :, :], axis=1)  # (T_h, T_w)
+        # Bilinear interpolation by gathering from the window: along x, then along y, each as
+        # w0 * v0 + w1 * v1 like F.interpolate. Clamped indices only matter for lanes past the
+        # output border, which are never stored.
+        col_0 = tl.broadcast_to(tl.minimum(x0 - win_left, WIN_W - 1)[None, :], (WIN_H, TILE_W))
+        col_1 = tl.broadcast_to(tl.minimum(x1 - win_left, WIN_W - 1)[None, :], (WIN_H, TILE_W))
+        along_x = wx0[None, :] * tl.gather(probs, col_0, axis=1) + wx1[None, :] * tl.gather(
+            probs, col_1, axis=1
+        )  # (S_h, T_w)
+        row_0 = tl.broadcast_to(tl.minimum(y0 - win_top, WIN_H - 1)[:, None], (TILE_H, TILE_W))
+        row_1 = tl.broadcast_to(tl.minimum(y1 - win_top, WIN_H - 1)[:, None], (TILE_H, TILE_W))
+        values = wy0[:, None] * tl.gather(along_x, row_0, axis=0) + wy1[:, None] * tl.gather(
+            along_x, row_1, axis=0
+        )  # (T_h, T_w)
     else:
         values = probs
 
@@ -245,19 +248,39 @@ def _interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
-def _tile_and_window(in_size: int, out_size: int, upsample: bool) -> tuple[int, int, np.float32]:
+class _Tiling(NamedTuple):
+    """Per-program work sizes of the assembly kernel (powers of two)."""
+
+    max_window: int  # the largest prototype window, per axis, one program reads
+    max_tile: int  # the largest output tile, per axis
+    block_k: int  # prototypes per step of the dot product
+
+
+# On a GPU a program's window (S_h, S_w, K_b) must stay in registers. Under the interpreter every
+# program costs Python overhead, so it runs fewer, larger programs with the same arithmetic.
+_TILING_CUDA = _Tiling(max_window=16, max_tile=64, block_k=8)
+_TILING_INTERPRETER = _Tiling(max_window=64, max_tile=128, block_k=32)
+
+
+def _tile_and_window(
+    in_size: int, out_size: int, upsample: bool, tiling: _Tiling
+) -> tuple[int, int, np.float32]:
     """Output tile length, prototype window length and source/output scale along one axis."""
+    max_tile = min(tiling.max_tile, max(16, triton.next_power_of_2(out_size)))
     if not upsample:
-        tile = min(64, max(16, triton.next_power_of_2(in_size)))
+        tile = min(max_tile, tiling.max_window)
         return tile, tile, np.float32(1.0)
+    # F.interpolate's scale for an explicit output size: input / output in float32.
     scale = np.float32(in_size) / np.float32(out_size)
-    tile = 64
-    # A tile of T outputs reads at most ceil((T - 1) * scale) + 2 source pixels; one spare for
-    # float rounding.
-    while tile > 1 and int(np.ceil((tile - 1) * float(scale))) + 3 > _MAX_WINDOW:
+
+    def window_for(tile: int) -> int:
+        # T outputs read at most ceil((T - 1) * scale) + 2 source pixels; one spare for rounding.
+        return int(np.ceil((tile - 1) * float(scale))) + 3
+
+    tile = max_tile
+    while tile > 1 and window_for(tile) > tiling.max_window:
         tile //= 2
-    window = triton.next_power_of_2(int(np.ceil((tile - 1) * float(scale))) + 3)
-    return tile, window, scale
+    return tile, triton.next_power_of_2(window_for(tile)), scale
 
 
 def _assemble_masks_triton(
@@ -266,8 +289,12 @@ def _assemble_masks_triton(
     boxes: torch.Tensor,
     out_size: tuple[int, int] | None,
     threshold: float | None,
+    tiling: _Tiling | None = None,
 ) -> torch.Tensor:
-    """Launches the fused assembly kernel (float32 inputs on one device)."""
+    """Launches the fused assembly kernel (float32 inputs on one device).
+
+    ``tiling`` defaults to the GPU sizes on CUDA and to larger ones under the interpreter.
+    """
     if protos.device.type != "cuda" and not _interpreting():
         raise RuntimeError(
             "assemble_masks(backend='triton') needs CUDA tensors, or TRITON_INTERPRET=1 set "
@@ -284,8 +311,10 @@ def _assemble_masks_triton(
     N = coeffs.shape[0]
     upsample = out_size is not None
     out_h, out_w = (int(out_size[0]), int(out_size[1])) if upsample else (H, W)
-    tile_h, win_h, scale_h = _tile_and_window(H, out_h, upsample)
-    tile_w, win_w, scale_w = _tile_and_window(W, out_w, upsample)
+    if tiling is None:
+        tiling = _TILING_CUDA if protos.is_cuda else _TILING_INTERPRETER
+    tile_h, win_h, scale_h = _tile_and_window(H, out_h, upsample, tiling)
+    tile_w, win_w, scale_w = _tile_and_window(W, out_w, upsample, tiling)
     out_dtype = torch.uint8 if threshold is not None else torch.float32
     out = torch.empty((N, out_h, out_w), dtype=out_dtype, device=protos.device)
     if out.numel() == 0:
@@ -310,7 +339,7 @@ def _assemble_masks_triton(
         TILE_W=tile_w,
         WIN_H=win_h,
         WIN_W=win_w,
-        BLOCK_K=min(32, triton.next_power_of_2(max(K, 1))),
+        BLOCK_K=min(tiling.block_k, triton.next_power_of_2(max(K, 1))),
     )
     return out.view(torch.bool) if threshold is not None else out
 
