@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import sys
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from mmengine.evaluator import BaseMetric
 from tqdm import tqdm
@@ -31,11 +33,13 @@ from tqdm import tqdm
 from panoptic.data.panoptic_io import load_json, read_panoptic_png
 from panoptic.evaluation.stq import STQStats
 from panoptic.evaluation.vpq import (
+    PAIR_SHIFT,
     FrameStats,
     PQStats,
     accumulate_video,
     count_id_switches,
     frame_stats,
+    frame_stats_from_pairs,
     vpq_summary,
 )
 from panoptic.registry import METRICS
@@ -160,18 +164,53 @@ def collect_video_files(
     return videos
 
 
+def _read_bgr(path: Path) -> np.ndarray:
+    bgr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if bgr is None:
+        raise FileNotFoundError(f"cannot read panoptic PNG (missing or corrupt): {path}")
+    if bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.dtype != np.uint8:
+        raise ValueError(f"panoptic PNG must be 8-bit RGB, got shape {bgr.shape}: {path}")
+    return bgr
+
+
+def _read_pair_counts(gt_png: Path, pred_png: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct ``gt_id << 24 | pred_id`` pairs of two panoptic PNGs and their pixels.
+
+    The ids are never formed pixel by pixel: the six colour bytes of a pixel are
+    laid side by side as one little-endian uint64, which is the pair key.
+    """
+    gt_bgr, pred_bgr = _read_bgr(gt_png), _read_bgr(pred_png)
+    if gt_bgr.shape != pred_bgr.shape:
+        raise ValueError(
+            f"{pred_png}: prediction is {pred_bgr.shape[:2]} but ground truth is {gt_bgr.shape[:2]}"
+        )
+    if sys.byteorder != "little":
+        return _pair_counts_from_ids(read_panoptic_png(gt_png), read_panoptic_png(pred_png))
+    packed = np.zeros((*gt_bgr.shape[:2], 8), dtype=np.uint8)  # (H, W, 8) bytes of the key
+    packed[..., 0:3] = pred_bgr[..., ::-1]
+    packed[..., 3:6] = gt_bgr[..., ::-1]
+    keys, pair_counts = np.unique(packed.view(np.uint64).ravel(), return_counts=True)
+    return keys.astype(np.int64), pair_counts
+
+
+def _pair_counts_from_ids(
+    gt_map: np.ndarray, pred_map: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    pairs = (gt_map.astype(np.int64) << PAIR_SHIFT) | pred_map.astype(np.int64)
+    return np.unique(pairs.ravel(), return_counts=True)
+
+
 def _score_video_files(
     job: tuple[Any, list[VideoFrameFiles], list[dict[str, Any]], tuple[int, ...]],
 ) -> VideoScores:
     video_id, frames, categories, window_lengths = job
     scores = VideoScores.empty(categories, window_lengths)
     stats = [
-        frame_stats(
-            read_panoptic_png(f.gt_png),
+        frame_stats_from_pairs(
+            *_read_pair_counts(f.gt_png, f.pred_png),
             f.gt_segments,
-            read_panoptic_png(f.pred_png),
             f.pred_segments,
-            name=str(f.pred_png),
+            str(f.pred_png),
         )
         for f in frames
     ]

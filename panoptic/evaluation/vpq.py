@@ -34,7 +34,7 @@ import numpy as np
 
 VOID_ID = 0
 _MATCH_IOU = 0.5
-_PAIR_SHIFT = 24  # panoptic ids are below 256^3 = 2^24
+PAIR_SHIFT = 24  # panoptic ids are below 256^3 = 2^24
 
 
 @dataclass(frozen=True)
@@ -107,10 +107,33 @@ def frame_stats(
         raise ValueError(
             f"{name}: ground truth is {gt_id_map.shape} but prediction is {pred_id_map.shape}"
         )
-    pairs = (gt_id_map.astype(np.int64) << _PAIR_SHIFT) | pred_id_map.astype(np.int64)
+    pairs = (gt_id_map.astype(np.int64) << PAIR_SHIFT) | pred_id_map.astype(np.int64)
     keys, pair_counts = np.unique(pairs.ravel(), return_counts=True)
-    gt_of_pair = keys >> _PAIR_SHIFT
-    pred_of_pair = keys & ((1 << _PAIR_SHIFT) - 1)
+    return frame_stats_from_pairs(keys, pair_counts, gt_segments, pred_segments, name)
+
+
+def frame_stats_from_pairs(
+    keys: np.ndarray,
+    pair_counts: np.ndarray,
+    gt_segments: Sequence[Mapping[str, Any]],
+    pred_segments: Sequence[Mapping[str, Any]],
+    name: str = "frame",
+) -> FrameStats:
+    """:func:`frame_stats` from the distinct (ground truth, prediction) id pairs.
+
+    Args:
+        keys: (K,) int64 distinct pairs ``gt_id << PAIR_SHIFT | pred_id``, ascending.
+        pair_counts: (K,) pixels of each pair.
+        gt_segments: ground-truth segments (``id``, ``category_id``, ``iscrowd``).
+        pred_segments: predicted segments (``id``, ``category_id``).
+        name: how errors name this frame.
+
+    Returns:
+        The frame's :class:`FrameStats`.
+    """
+    keys = keys.astype(np.int64)
+    gt_of_pair = keys >> PAIR_SHIFT
+    pred_of_pair = keys & ((1 << PAIR_SHIFT) - 1)
     gt_all, gt_row = np.unique(gt_of_pair, return_inverse=True)
     pred_all, pred_col = np.unique(pred_of_pair, return_inverse=True)
     # Row / column 0 is VOID whether or not VOID pixels occur.
