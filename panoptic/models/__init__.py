@@ -5,6 +5,7 @@ Importing this package registers every model component in
 """
 
 from panoptic.models import backbones, fusion, heads, necks, tracking  # noqa: F401
+from panoptic.models.panoptic_yolact import PanopticYolact
 from panoptic.models.yolact import Yolact
 
-__all__ = ["Yolact"]
+__all__ = ["PanopticYolact", "Yolact"]

@@ -26,6 +26,7 @@ def _head(overlap_thresh: float = 0.5, min_stuff_area: float = 0.0) -> UPSNetPan
         num_thing_classes=1,
         num_stuff_classes=2,
         drop_fraction=0.3,
+        score_thresh=0.3,
         overlap_thresh=overlap_thresh,
         min_stuff_area=min_stuff_area,
         ignore_index=255,

@@ -20,9 +20,10 @@ exactly the per-image results.
 Training (UPSNet's recipe): ground-truth boxes and classes with the mask logits
 of their matched coefficients, a random ``drop_fraction`` of the instances left
 out and their pixels made the unknown target, cross-entropy over the channels.
-Inference: instances whose mask lies mostly (``overlap_thresh``) inside the mask
-of a higher-scoring instance of the same class are removed, the logits are
-resized to the original image and arg-maxed; unknown pixels and stuff segments
+Inference: detections scoring under ``score_thresh`` are left out, instances
+whose mask lies mostly (``overlap_thresh``) inside the mask of a higher-scoring
+instance of the same class are removed, the logits are resized to the original
+image and arg-maxed; unknown pixels and stuff segments
 under ``min_stuff_area`` (fraction of the image) become VOID.
 
 Shapes: B batch, N instance slots, T thing classes, S stuff classes,
@@ -290,6 +291,7 @@ class UPSNetPanopticHead(BaseModule):
         num_thing_classes: T.
         num_stuff_classes: S.
         drop_fraction: fraction of ground-truth instances dropped in training.
+        score_thresh: smallest detection score entering the head at inference.
         overlap_thresh: covered fraction above which an instance is removed at inference.
         min_stuff_area: smallest stuff segment kept, as a fraction of the image area.
         ignore_index: VOID label.
@@ -301,6 +303,7 @@ class UPSNetPanopticHead(BaseModule):
         num_thing_classes: int,
         num_stuff_classes: int,
         drop_fraction: float,
+        score_thresh: float,
         overlap_thresh: float,
         min_stuff_area: float,
         ignore_index: int,
@@ -312,6 +315,7 @@ class UPSNetPanopticHead(BaseModule):
         self.num_thing_classes = num_thing_classes
         self.num_stuff_classes = num_stuff_classes
         self.drop_fraction = drop_fraction
+        self.score_thresh = score_thresh
         self.overlap_thresh = overlap_thresh
         self.min_stuff_area = min_stuff_area
         self.ignore_index = ignore_index
@@ -397,6 +401,7 @@ class UPSNetPanopticHead(BaseModule):
         """
         S = self.num_stuff_classes
         boxes = clip_boxes_to_images(boxes, [s.img_shape for s in batch_data_samples], stride)
+        valid = valid & (scores >= self.score_thresh)
         keep = suppress_covered(mask_logits, boxes, labels, scores, valid, self.overlap_thresh)
         logits = self.forward(sem_logits, mask_logits, boxes, labels, keep)
         results = []
