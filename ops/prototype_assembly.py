@@ -120,7 +120,8 @@ def assemble_masks_reference(
         (N, H, W) probabilities, (N, h, w) with ``out_size``, bool with ``threshold``.
     """
     _check_inputs(protos, coeffs, boxes)
-    if coeffs.shape[0] == 0:
+    if coeffs.shape[0] == 0 and out_size is not None:
+        # F.interpolate rejects empty inputs; without a resize the graph stays connected.
         return _empty_masks(protos, out_size, threshold)
     probs = torch.sigmoid(protos @ coeffs.t())  # (H, W, N)
     probs = _crop(probs, boxes)  # (H, W, N)
