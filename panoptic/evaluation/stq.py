@@ -47,8 +47,9 @@ class STQStats:
         # The last row / column is the void class (ignored rows, predicted VOID columns).
         self.confusion = np.zeros((num + 1, num + 1), dtype=np.int64)
         self.gt_sizes: dict[Hashable, dict[int, int]] = {}
-        self.pred_sizes: dict[Hashable, dict[int, int]] = {}
-        self.overlaps: dict[Hashable, dict[tuple[int, int], int]] = {}
+        # Predicted tubes are (id, category id) pairs, like deeplab2's class-and-id labels.
+        self.pred_sizes: dict[Hashable, dict[tuple[int, int], int]] = {}
+        self.overlaps: dict[Hashable, dict[tuple[int, tuple[int, int]], int]] = {}
 
     def _class_index(self, category_ids: np.ndarray) -> np.ndarray:
         order = np.argsort(self.category_ids)
@@ -87,12 +88,12 @@ class STQStats:
             gt_sizes[key] = gt_sizes.get(key, 0) + int(gt_area[g])
         pred_area = counts[not_crowd_rows, 1:].sum(axis=0)  # (P,)
         for p in np.flatnonzero(pred_thing & (pred_area > 0)):
-            key = int(stats.pred_ids[p])
-            pred_sizes[key] = pred_sizes.get(key, 0) + int(pred_area[p])
+            pkey = (int(stats.pred_ids[p]), int(stats.pred_categories[p]))
+            pred_sizes[pkey] = pred_sizes.get(pkey, 0) + int(pred_area[p])
         tube_overlap = counts[1:, 1:] * (gt_tube[:, None] & pred_thing[None, :])  # (G, P)
         for g, p in zip(*np.nonzero(tube_overlap), strict=True):
-            key = (int(stats.gt_ids[g]), int(stats.pred_ids[p]))
-            overlaps[key] = overlaps.get(key, 0) + int(tube_overlap[g, p])
+            okey = (int(stats.gt_ids[g]), (int(stats.pred_ids[p]), int(stats.pred_categories[p])))
+            overlaps[okey] = overlaps.get(okey, 0) + int(tube_overlap[g, p])
 
     def merge(self, other: STQStats) -> None:
         """Add an accumulator over other videos (same categories) into this one."""

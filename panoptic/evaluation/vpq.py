@@ -15,7 +15,9 @@ window lengths.
 Rather than concatenating pixels, each annotated frame is reduced once to a table
 of pixel counts (ground-truth segment x predicted segment, VOID included, see
 :func:`frame_stats`); a window's tube table is the sum of its frames' tables
-(:func:`window_stats`), which is what the concatenation would count. The one
+(:func:`window_stats`), which is what the concatenation would count. A
+ground-truth id must keep its category within a video; a predicted id that
+changes category (a track that switched class) starts a new tube. The one
 departure from panopticapi: a prediction's overlap with crowd sums over every
 crowd segment of its category (panopticapi keeps only the last one listed per
 image; COCO panoptic merges crowd per category, so the two agree on COCO data).
@@ -35,6 +37,7 @@ import numpy as np
 VOID_ID = 0
 _MATCH_IOU = 0.5
 PAIR_SHIFT = 24  # panoptic ids are below 256^3 = 2^24
+_CATEGORY_BITS = 20  # category ids are below 2^20
 
 
 @dataclass(frozen=True)
@@ -184,9 +187,12 @@ def window_stats(frames: Sequence[FrameStats]) -> FrameStats:
     gt_ids, gt_categories, gt_pos = _merge_ids(
         [f.gt_ids for f in frames], [f.gt_categories for f in frames], "ground-truth"
     )
-    pred_ids, pred_categories, pred_pos = _merge_ids(
-        [f.pred_ids for f in frames], [f.pred_categories for f in frames], "predicted"
-    )
+    # A predicted id that changes category (a track that switched class) makes a
+    # new tube, as in STQ, where a predicted tube is a (class, id) pair.
+    pred_keys = [(f.pred_ids << _CATEGORY_BITS) | f.pred_categories for f in frames]
+    merged_keys, _, pred_pos = _merge_ids(pred_keys, pred_keys, "predicted")
+    pred_ids = merged_keys >> _CATEGORY_BITS
+    pred_categories = merged_keys & ((1 << _CATEGORY_BITS) - 1)
     gt_crowd = np.zeros(len(gt_ids), dtype=bool)
     counts = np.zeros((len(gt_ids) + 1, len(pred_ids) + 1), dtype=np.int64)
     for frame, rows, cols in zip(frames, gt_pos, pred_pos, strict=True):
@@ -223,7 +229,7 @@ def match_segments(stats: FrameStats) -> tuple[np.ndarray, np.ndarray]:
 
 def count_id_switches(frames: Sequence[FrameStats]) -> int:
     """Identity switches of one video: a ground-truth segment matched (per frame,
-    :func:`match_segments`) to a different predicted id than at its last match.
+    :func:`match_segments`) to another predicted (id, category) than at its last match.
 
     Args:
         frames: the video's annotated frames in order.
@@ -231,12 +237,13 @@ def count_id_switches(frames: Sequence[FrameStats]) -> int:
     Returns:
         The number of switches.
     """
-    last_match: dict[int, int] = {}
+    last_match: dict[int, tuple[int, int]] = {}
     switches = 0
     for stats in frames:
         matches, _ = match_segments(stats)
         for g, p in zip(*np.nonzero(matches), strict=True):
-            gt_id, pred_id = int(stats.gt_ids[g]), int(stats.pred_ids[p])
+            gt_id = int(stats.gt_ids[g])
+            pred_id = (int(stats.pred_ids[p]), int(stats.pred_categories[p]))
             switches += int(last_match.get(gt_id, pred_id) != pred_id)
             last_match[gt_id] = pred_id
     return switches

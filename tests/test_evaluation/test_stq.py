@@ -88,8 +88,8 @@ def _reference_stq(videos: list[list[tuple]], categories: list[dict]) -> dict[st
     aq_total, num_tubes = 0.0, 0
     for video in videos:
         gt_size: dict[int, int] = {}
-        pred_size: dict[int, int] = {}
-        inter: dict[tuple[int, int], int] = {}
+        pred_size: dict[tuple[int, int], int] = {}
+        inter: dict[tuple[int, tuple[int, int]], int] = {}
         for gt, gt_segs, pred, pred_segs in video:
             gcat = {s["id"]: s["category_id"] for s in gt_segs}
             gcrowd = {s["id"]: s["iscrowd"] for s in gt_segs}
@@ -105,9 +105,9 @@ def _reference_stq(videos: list[list[tuple]], categories: list[dict]) -> dict[st
                 if g_tube:
                     gt_size[g] = gt_size.get(g, 0) + 1
                 if p_tube:
-                    pred_size[p] = pred_size.get(p, 0) + 1
+                    pred_size[(p, pcat[p])] = pred_size.get((p, pcat[p]), 0) + 1
                 if g_tube and p_tube:
-                    inter[(g, p)] = inter.get((g, p), 0) + 1
+                    inter[(g, (p, pcat[p]))] = inter.get((g, (p, pcat[p])), 0) + 1
         num_tubes += len(gt_size)
         for (g, p), tpa in inter.items():
             aq_total += tpa * tpa / (gt_size[g] + pred_size[p] - tpa) / gt_size[g]

@@ -272,3 +272,27 @@ def test_id_switches_count_changes_of_matched_id() -> None:
     # An unmatched frame in between does not reset the memory.
     lost = frame_stats(gt, gt_segs, np.array([[0, 0, 9, 9]]), _segs({9: ROAD}))
     assert count_id_switches([frames[0], lost, frames[0]]) == 0
+
+
+def test_predicted_id_changing_category_is_a_new_tube() -> None:
+    gt, gt_segs = np.array([[1, 1, 2, 2]]), _segs({1: CAR, 2: ROAD})
+    f0 = frame_stats(gt, gt_segs, np.array([[7, 7, 9, 9]]), _segs({7: CAR, 9: ROAD}))
+    f1 = frame_stats(gt, gt_segs, np.array([[7, 7, 9, 9]]), _segs({7: ROAD, 9: ROAD}))
+    out = _vpq([f0, f1], lengths=(2,))
+    # Car tube: (7, car) covers half of it -> FN + FP; road tube: (9, road) matches,
+    # (7, road) overlaps no road ground truth -> FP.
+    assert out["k5"]["Things"]["pq"] == 0.0
+    assert out["k5"]["Stuff"]["rq"] == pytest.approx(1 / 1.5)
+    with pytest.raises(ValueError, match="ground-truth segment id 1 changes category"):
+        _vpq(
+            [
+                f0,
+                frame_stats(
+                    gt,
+                    _segs({1: ROAD, 2: ROAD}),
+                    np.array([[7, 7, 9, 9]]),
+                    _segs({7: CAR, 9: ROAD}),
+                ),
+            ],
+            lengths=(2,),
+        )
