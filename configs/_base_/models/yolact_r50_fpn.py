@@ -4,7 +4,7 @@ default_scope = "panoptic"
 model = dict(
     type="Yolact",
     data_preprocessor=dict(
-        type="PanopticDataPreprocessor",
+        type="mmengine.ImgDataPreprocessor",
         # The authors' means and stds, given in BGR order (images are read BGR), then
         # the channels are reordered to RGB.
         mean=[103.94, 116.78, 123.68],
