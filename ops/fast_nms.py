@@ -239,7 +239,10 @@ def _fast_nms_keep_triton(
     keep = torch.empty((C, k), dtype=torch.int8, device=boxes.device)
     block = max(16, min(64, triton.next_power_of_2(k)))
     grid = (C, triton.cdiv(k, block))
-    _fast_nms_kernel[grid](boxes, order, keep, k, float(iou_thresh), BLOCK=block)
+    # No FMA contraction: the IoU must round exactly like the reference's separate operations.
+    _fast_nms_kernel[grid](
+        boxes, order, keep, k, float(iou_thresh), BLOCK=block, enable_fp_fusion=False
+    )
     return keep.bool()
 
 
