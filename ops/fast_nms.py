@@ -246,11 +246,11 @@ def _fast_nms_keep_triton(
     return keep.bool()
 
 
-def _use_triton(backend: str, tensor: torch.Tensor) -> bool:
+def _use_triton(backend: str, boxes: torch.Tensor) -> bool:
     if backend not in _BACKENDS:
         raise ValueError(f"backend must be one of {_BACKENDS}, got {backend!r}")
     if backend == "auto":
-        return tensor.is_cuda
+        return boxes.is_cuda and boxes.dtype == torch.float32
     return backend == "triton"
 
 
@@ -272,8 +272,8 @@ def fast_nms(
         top_k: candidates per class (across classes: in total) considered by NMS.
         max_num_detections: at most this many detections are returned.
         cross_class: one NMS over every box with its best class instead of one per class.
-        backend: ``"auto"`` (Triton for CUDA tensors, the reference otherwise), ``"reference"``
-            or ``"triton"`` (on the CPU only under ``TRITON_INTERPRET=1``).
+        backend: ``"auto"`` (Triton for float32 CUDA boxes, the reference otherwise),
+            ``"reference"`` or ``"triton"`` (on the CPU only under ``TRITON_INTERPRET=1``).
 
     Returns:
         ``indices`` (M,) int64 into N, ``classes`` (M,) int64 into C and ``scores`` (M,), sorted by

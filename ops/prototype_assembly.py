@@ -345,43 +345,12 @@ def _assemble_masks_triton(
     return out.view(torch.bool) if threshold is not None else out
 
 
-def _use_triton(backend: str, tensor: torch.Tensor) -> bool:
+def _use_triton(backend: str, *tensors: torch.Tensor) -> bool:
     if backend not in _BACKENDS:
         raise ValueError(f"backend must be one of {_BACKENDS}, got {backend!r}")
     if backend == "auto":
-        return tensor.is_cuda
+        return all(t.is_cuda and t.dtype == torch.float32 for t in tensors)
     return backend == "triton"
-
-
-def assemble_masks(
-    protos: torch.Tensor,
-    coeffs: torch.Tensor,
-    boxes: torch.Tensor,
-    out_size: tuple[int, int] | None = None,
-    threshold: float | None = None,
-    backend: str = "auto",
-) -> torch.Tensor:
-    """YOLACT mask assembly for inference: sigmoid(P C^T), box crop, optional resize and threshold.
-
-    The Triton path does not record gradients; train with :func:`assemble_masks_train`.
-
-    Args:
-        protos: (H, W, K) prototypes, channels last.
-        coeffs: (N, K) mask coefficients.
-        boxes: (N, 4) x1y1x2y2 boxes relative to the image (0..1); each mask is cropped to its
-            box padded by one prototype pixel.
-        out_size: ``(h, w)`` to resize the masks to (bilinear, ``align_corners=False``).
-        threshold: when given, return ``probs > threshold`` as bool masks.
-        backend: ``"auto"`` (Triton for CUDA tensors, the reference otherwise), ``"reference"``
-            or ``"triton"`` (on the CPU only under ``TRITON_INTERPRET=1``).
-
-    Returns:
-        (N, H, W) probabilities, (N, h, w) with ``out_size``, bool with ``threshold``.
-    """
-    _check_inputs(protos, coeffs, boxes)
-    if not _use_triton(backend, protos):
-        return assemble_masks_reference(protos, coeffs, boxes, out_size, threshold)
-    return _assemble_masks_triton(protos, coeffs, boxes, out_size, threshold)
 
 
 class _AssembleMasksFunction(torch.autograd.Function):
@@ -413,6 +382,46 @@ class _AssembleMasksFunction(torch.autograd.Function):
         return grad_protos, grad_coeffs, None
 
 
+def assemble_masks(
+    protos: torch.Tensor,
+    coeffs: torch.Tensor,
+    boxes: torch.Tensor,
+    out_size: tuple[int, int] | None = None,
+    threshold: float | None = None,
+    backend: str = "auto",
+) -> torch.Tensor:
+    """YOLACT mask assembly: sigmoid(P C^T), box crop, optional resize and threshold.
+
+    When gradients are required (and no threshold is given), the kernel runs at prototype
+    resolution with the backward of :func:`assemble_masks_train` and a requested resize is left
+    to ``F.interpolate``; otherwise the whole chain is one kernel.
+
+    Args:
+        protos: (H, W, K) prototypes, channels last.
+        coeffs: (N, K) mask coefficients.
+        boxes: (N, 4) x1y1x2y2 boxes relative to the image (0..1); each mask is cropped to its
+            box padded by one prototype pixel.
+        out_size: ``(h, w)`` to resize the masks to (bilinear, ``align_corners=False``).
+        threshold: when given, return ``probs > threshold`` as bool masks.
+        backend: ``"auto"`` (Triton for float32 CUDA tensors, the reference otherwise),
+            ``"reference"`` or ``"triton"`` (on the CPU only under ``TRITON_INTERPRET=1``).
+
+    Returns:
+        (N, H, W) probabilities, (N, h, w) with ``out_size``, bool with ``threshold``.
+    """
+    _check_inputs(protos, coeffs, boxes)
+    needs_grad = torch.is_grad_enabled() and (protos.requires_grad or coeffs.requires_grad)
+    if not _use_triton(backend, protos, coeffs, boxes) or (needs_grad and coeffs.shape[0] == 0):
+        return assemble_masks_reference(protos, coeffs, boxes, out_size, threshold)
+    if not needs_grad or threshold is not None:
+        return _assemble_masks_triton(protos, coeffs, boxes, out_size, threshold)
+    probs = _AssembleMasksFunction.apply(protos, coeffs, boxes.detach())  # (N, H, W)
+    if out_size is None:
+        return probs
+    resized = F.interpolate(probs[None], size=tuple(out_size), mode="bilinear", align_corners=False)
+    return resized[0]  # (N, h, w)
+
+
 def assemble_masks_train(
     protos: torch.Tensor, coeffs: torch.Tensor, boxes: torch.Tensor, backend: str = "auto"
 ) -> torch.Tensor:
@@ -428,6 +437,6 @@ def assemble_masks_train(
         (N, H, W) cropped probabilities with gradients to ``protos`` and ``coeffs``.
     """
     _check_inputs(protos, coeffs, boxes)
-    if not _use_triton(backend, protos) or coeffs.shape[0] == 0:
+    if not _use_triton(backend, protos, coeffs, boxes) or coeffs.shape[0] == 0:
         return assemble_masks_reference(protos, coeffs, boxes)
     return _AssembleMasksFunction.apply(protos, coeffs, boxes.detach())

@@ -191,6 +191,22 @@ def test_train_gradient_of_one_input_only() -> None:
     torch.testing.assert_close(coeffs_leaf.grad, reference_leaf.grad, atol=1e-4, rtol=0)
 
 
+@pytest.mark.parametrize("out_size", [None, (19, 14)])
+def test_public_op_keeps_gradients_with_the_kernel(out_size: tuple[int, int] | None) -> None:
+    protos, coeffs, boxes = random_inputs(10, 8, 4, 3, seed=10)
+    weights = torch.randn(3, *(out_size or (10, 8)))
+
+    def grads(backend: str) -> tuple[torch.Tensor, torch.Tensor]:
+        protos_leaf = protos.clone().requires_grad_(True)
+        coeffs_leaf = coeffs.clone().requires_grad_(True)
+        probs = assemble_masks(protos_leaf, coeffs_leaf, boxes, out_size, backend=backend)
+        (probs * weights).sum().backward()
+        return protos_leaf.grad, coeffs_leaf.grad
+
+    for got, want in zip(grads("triton"), grads("reference")):
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=0)
+
+
 def test_auto_backend_on_cpu_is_the_reference() -> None:
     protos, coeffs, boxes = random_inputs(9, 8, 3, 4, seed=8)
     assert torch.equal(
