@@ -6,6 +6,7 @@ Importing this package registers every model component in
 
 from panoptic.models import backbones, fusion, heads, necks, tracking  # noqa: F401
 from panoptic.models.panoptic_yolact import PanopticYolact
+from panoptic.models.video_panoptic_yolact import VideoPanopticYolact
 from panoptic.models.yolact import Yolact
 
-__all__ = ["PanopticYolact", "Yolact"]
+__all__ = ["PanopticYolact", "VideoPanopticYolact", "Yolact"]
