@@ -1,6 +1,7 @@
 # The small synthetic PanopticYolact plus a VPSNet-style tracking head and tracker.
 # The image model's tree is inherited unchanged, so its checkpoint loads as is.
 _base_ = ["../../_base_/models/yolact_upsnet_r18_fpn.py"]
+default_scope = "panoptic"
 
 model = dict(
     type="VideoPanopticYolact",
