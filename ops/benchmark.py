@@ -16,6 +16,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from tqdm import tqdm
@@ -179,34 +180,31 @@ def run_benchmarks(
     protos, coeffs, mask_boxes = _assembly_inputs(
         num_masks, (proto_size, proto_size), num_protos, device
     )
-    cases: list[tuple[str, Callable[[str], object], tuple[int, int]]] = [
+    proto_hw = (proto_size, proto_size)
+    cases: list[tuple[str, Callable[..., object], tuple[int, int]]] = [
         (
             f"fast_nms {num_classes} classes x {top_k} of {num_boxes} boxes",
-            lambda backend: fast_nms(boxes, scores, 0.5, top_k, 100, backend=backend),
+            partial(fast_nms, boxes, scores, 0.5, top_k, 100),
             fast_nms_traffic(num_classes, min(top_k, num_boxes)),
         ),
         (
             f"assemble_masks {num_masks} x {proto_size}^2 x {num_protos} (probs)",
-            lambda backend: assemble_masks(protos, coeffs, mask_boxes, backend=backend),
-            assembly_traffic(num_masks, (proto_size, proto_size), num_protos, None, False),
+            partial(assemble_masks, protos, coeffs, mask_boxes),
+            assembly_traffic(num_masks, proto_hw, num_protos, None, False),
         ),
     ]
-    for out_h, out_w in out_sizes:
+    for out_hw in out_sizes:
         cases.append(
             (
-                f"assemble_masks {num_masks} x {proto_size}^2 -> {out_h}x{out_w} bool",
-                lambda backend, size=(out_h, out_w): assemble_masks(
-                    protos, coeffs, mask_boxes, size, 0.5, backend=backend
-                ),
-                assembly_traffic(
-                    num_masks, (proto_size, proto_size), num_protos, (out_h, out_w), True
-                ),
+                f"assemble_masks {num_masks} x {proto_size}^2 -> {out_hw[0]}x{out_hw[1]} bool",
+                partial(assemble_masks, protos, coeffs, mask_boxes, out_hw, 0.5),
+                assembly_traffic(num_masks, proto_hw, num_protos, out_hw, True),
             )
         )
     results = []
     for name, run, (reference_bytes, kernel_bytes) in tqdm(cases, desc="benchmark", unit="case"):
-        reference_ms = timed(lambda run=run: run("reference"))
-        kernel_ms = timed(lambda run=run: run("triton")) if on_cuda else None
+        reference_ms = timed(partial(run, backend="reference"))
+        kernel_ms = timed(partial(run, backend="triton")) if on_cuda else None
         results.append(
             BenchmarkResult(name, reference_ms, reference_bytes, kernel_ms, kernel_bytes)
         )

@@ -16,7 +16,7 @@ height/width, T an output tile, S the prototype window a tile reads.
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -311,7 +311,7 @@ def _assemble_masks_triton(
     H, W, K = protos.shape
     N = coeffs.shape[0]
     upsample = out_size is not None
-    out_h, out_w = (int(out_size[0]), int(out_size[1])) if upsample else (H, W)
+    out_h, out_w = (int(out_size[0]), int(out_size[1])) if out_size is not None else (H, W)
     if tiling is None:
         tiling = _TILING_CUDA if protos.is_cuda else _TILING_INTERPRETER
     tile_h, win_h, scale_h = _tile_and_window(H, out_h, upsample, tiling)
@@ -358,7 +358,7 @@ class _AssembleMasksFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx: torch.autograd.function.FunctionCtx,
+        ctx: Any,
         protos: torch.Tensor,
         coeffs: torch.Tensor,
         boxes: torch.Tensor,
@@ -369,7 +369,7 @@ class _AssembleMasksFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(
-        ctx: torch.autograd.function.FunctionCtx, grad_probs: torch.Tensor
+        ctx: Any, grad_probs: torch.Tensor
     ) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
         protos, coeffs, probs = ctx.saved_tensors
         # Outside the crop probs are 0, so p * (1 - p) also applies the crop to the gradient.
