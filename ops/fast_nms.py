@@ -108,7 +108,9 @@ def _select(
     )
 
 
-def _check_inputs(boxes: torch.Tensor, scores: torch.Tensor) -> None:
+def _check_inputs(boxes: torch.Tensor, scores: torch.Tensor, top_k: int) -> None:
+    if top_k < 1:
+        raise ValueError(f"fast_nms: top_k must be at least 1, got {top_k}")
     if boxes.dim() != 2 or boxes.shape[1] != 4:
         raise ValueError(f"fast_nms: boxes must be (N, 4), got {tuple(boxes.shape)}")
     if scores.dim() != 2 or scores.shape[1] != boxes.shape[0]:
@@ -150,7 +152,7 @@ def fast_nms_reference(
         ``indices`` (M,) int64 into N, ``classes`` (M,) int64 into C and ``scores`` (M,), sorted by
         descending score.
     """
-    _check_inputs(boxes, scores)
+    _check_inputs(boxes, scores, top_k)
     if boxes.shape[0] == 0 or scores.shape[0] == 0:
         return _empty_result(scores)
     order, sorted_scores, classes = _sort_candidates(scores, top_k, cross_class)
@@ -281,7 +283,7 @@ def fast_nms(
     """
     if not _use_triton(backend, boxes):
         return fast_nms_reference(boxes, scores, iou_thresh, top_k, max_num_detections, cross_class)
-    _check_inputs(boxes, scores)
+    _check_inputs(boxes, scores, top_k)
     if boxes.shape[0] == 0 or scores.shape[0] == 0:
         return _empty_result(scores)
     order, sorted_scores, classes = _sort_candidates(scores, top_k, cross_class)

@@ -173,6 +173,8 @@ def test_clear_errors(monkeypatch: pytest.MonkeyPatch) -> None:
         fast_nms(boxes, torch.zeros(2, 3), 0.5, 200, 100)
     with pytest.raises(ValueError, match=r"boxes must be \(N, 4\)"):
         fast_nms(torch.zeros(3), scores, 0.5, 200, 100)
+    with pytest.raises(ValueError, match="top_k must be at least 1"):
+        fast_nms(boxes, scores, 0.5, 0, 100)
     with pytest.raises(TypeError, match="float32"):
         fast_nms(boxes.double(), scores, 0.5, 200, 100, backend="triton")
     monkeypatch.setenv("TRITON_INTERPRET", "0")
