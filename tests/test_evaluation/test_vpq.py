@@ -10,7 +10,7 @@ import pytest
 from panopticapi.evaluation import pq_compute_single_core
 
 from panoptic.data.panoptic_io import write_panoptic_png
-from panoptic.evaluation.video_metric import evaluate_video_panoptic
+from panoptic.evaluation.video_metric import VideoPanopticMetric, evaluate_video_panoptic
 from panoptic.evaluation.vpq import PQStats, accumulate_video, frame_stats, vpq_summary
 
 CATEGORIES = [
@@ -296,3 +296,36 @@ def test_predicted_id_changing_category_is_a_new_tube() -> None:
             ],
             lengths=(2,),
         )
+
+
+def test_streaming_metric_matches_the_file_evaluator(tmp_path: Path) -> None:
+    import torch
+    from mmengine.evaluator import Evaluator
+    from mmengine.structures import BaseDataElement
+
+    from panoptic.structures import PanopticDataSample
+
+    rng = np.random.default_rng(5)
+    videos = [_consistent(_random_video(rng, n, 24, 32)) for n in (3, 4)]
+    gt_json, pred_json = _write_video_dataset(tmp_path, videos, "videos")
+    expected = evaluate_video_panoptic(
+        gt_json, tmp_path / "gt", pred_json, tmp_path / "pred", (1, 2), 1, progress=False
+    )
+    cats = [{"id": c, "name": str(c), "isthing": int(c < 3)} for c in (1, 2, 3, 4)]
+    evaluator = Evaluator(VideoPanopticMetric(window_lengths=(1, 2), frame_gap=1))
+    evaluator.dataset_meta = {"categories": cats}
+    # Frames arrive interleaved across videos and out of order within them.
+    order = [(1, 2), (0, 1), (1, 0), (0, 0), (1, 3), (0, 2), (1, 1)]
+    for vid, t in order:
+        gt_map, gt_segs, pred_map, pred_segs = videos[vid][t]
+        sample = PanopticDataSample(metainfo=dict(video_id=vid, frame_index=t))
+        sample.gt_panoptic = BaseDataElement(id_map=torch.from_numpy(gt_map), segments=gt_segs)
+        sample.pred_panoptic = BaseDataElement(
+            id_map=torch.from_numpy(pred_map), segments=pred_segs
+        )
+        evaluator.process([sample])
+    got = evaluator.evaluate(len(order))
+    assert got["video/vpq"] == pytest.approx(expected["vpq"]["mean"]["All"], abs=1e-12)
+    assert got["video/vpq_k1"] == pytest.approx(expected["vpq"]["k1"]["All"]["pq"], abs=1e-12)
+    assert got["video/stq"] == pytest.approx(expected["stq"]["stq"], abs=1e-12)
+    assert got["video/id_switches"] == expected["id_switches"]
