@@ -135,7 +135,9 @@ def assemble_masks_reference(
     return probs
 
 
-@triton.jit
+# Sizes equal to 1 would otherwise be specialised into compile-time constants, which have no
+# ``.to()``; they are ordinary runtime integers here.
+@triton.jit(do_not_specialize=["proto_h", "proto_w", "num_protos", "out_h", "out_w"])
 def _assemble_masks_kernel(
     protos_ptr,
     coeffs_ptr,
