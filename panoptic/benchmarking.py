@@ -25,8 +25,20 @@ from torch.utils.flop_counter import FlopCounterMode
 from panoptic.apis import yolact_test_preprocess
 from panoptic.models.heads.yolact_postprocess import instances_to_image
 from panoptic.structures.box_ops import box_iou
+from panoptic.structures.panoptic_data_sample import PanopticDataSample
 
-STAGES = ("preprocess", "backbone", "fpn", "protonet", "head", "nms", "assembly", "total")
+STAGES = (
+    "preprocess",
+    "backbone",
+    "fpn",
+    "protonet",
+    "head",
+    "nms",
+    "assembly",
+    "semantic",
+    "panoptic",
+    "total",
+)
 PRECISIONS = ("fp32", "bf16")
 
 
@@ -132,6 +144,7 @@ def run_stages(
             instances = instances_to_image(
                 detections, protos[0], image_bgr.shape[:2], mask_thresh=head.mask_thresh
             )
+        _run_panoptic_stages(model, pyramid, protos, instances, image_bgr, size, precision, times)
         _synchronize(device)
         times["total"].append(time.perf_counter() - start)
         if run >= warmup:
@@ -139,6 +152,39 @@ def run_stages(
                 result.times[stage] += times[stage]
     result.instances = instances
     return result
+
+
+def _run_panoptic_stages(
+    model: nn.Module,
+    pyramid: dict[str, Tensor],
+    protos: Tensor,
+    instances: InstanceData,
+    image_bgr: np.ndarray,
+    size: int,
+    precision: str,
+    times: dict[str, list[float]],
+) -> None:
+    """Time the semantic head and the panoptic fusion of a ``PanopticYolact``.
+
+    Instance-only models get 0 s for both stages.
+    """
+    if not hasattr(model, "panoptic_head"):
+        times["semantic"].append(0.0)
+        times["panoptic"].append(0.0)
+        return
+    device = protos.device
+    with autocast_context(precision, device), _timed(times, "semantic", device):
+        sem_logits = model.semantic_head(pyramid)
+    with _timed(times, "panoptic", device):
+        sample = PanopticDataSample(
+            metainfo=dict(
+                img_shape=(size, size),
+                ori_shape=tuple(image_bgr.shape[:2]),
+                batch_input_shape=(size, size),
+            )
+        )
+        sample.pred_instances = instances
+        model.predict_panoptic({"protos": protos, "sem_logits": sem_logits}, [sample])
 
 
 def count_flops(model: nn.Module, inputs: Tensor) -> int:

@@ -223,7 +223,12 @@ class PanopticYolact(Yolact):
         """
         protos, sem_logits = outputs["protos"], outputs["sem_logits"]
         Hp, Wp = _check_grid(sem_logits, protos)
-        instances: list[InstanceData] = [s.pred_instances for s in data_samples]
+        # Detections under the fusion module's score threshold never enter it: drop them
+        # before their mask logits are computed.
+        min_score = self.panoptic_head.score_thresh
+        instances: list[InstanceData] = [
+            s.pred_instances[s.pred_instances.scores >= min_score] for s in data_samples
+        ]
         coeffs = pad_instances([d.coeffs.float() for d in instances], 0.0)  # (B, N, K)
         mask_logits = torch.einsum("bhwk,bnk->bnhw", protos.float(), coeffs)  # (B, N, Hp, Wp)
         scale = protos.new_tensor([Wp, Hp, Wp, Hp], dtype=torch.float32)

@@ -1,8 +1,6 @@
 # A small PanopticYolact that trains on 2 CPU cores: ResNet-18, a 64-channel FPN on
 # P3-P5 only, 16 prototypes, priors for 160 px images (things of 12-50 px), logits
 # of the semantic and panoptic heads at stride 4 (40 x 40 for 160 px).
-num_thing_classes = 4
-num_stuff_classes = 3
 model = dict(
     type="PanopticYolact",
     data_preprocessor=dict(
@@ -31,7 +29,7 @@ model = dict(
         type="YolactHead",
         in_channels=64,
         feat_channels=64,
-        num_classes=num_thing_classes,
+        num_classes=4,
         num_prototypes=16,
         prior_scales=[[14], [28], [56]],
         prior_aspect_ratios=[[1, 0.5, 2]] * 3,
@@ -66,8 +64,8 @@ model = dict(
         in_channels=64,
         feat_channels=64,
         num_convs=1,
-        num_thing_classes=num_thing_classes,
-        num_stuff_classes=num_stuff_classes,
+        num_thing_classes=4,
+        num_stuff_classes=3,
         in_levels=("p3", "p4", "p5"),
         upsample_factor=2,
         norm_groups=16,
@@ -76,8 +74,8 @@ model = dict(
     ),
     panoptic_head=dict(
         type="UPSNetPanopticHead",
-        num_thing_classes=num_thing_classes,
-        num_stuff_classes=num_stuff_classes,
+        num_thing_classes=4,
+        num_stuff_classes=3,
         drop_fraction=0.3,
         score_thresh=0.3,
         overlap_thresh=0.5,

@@ -1,8 +1,6 @@
 # YOLACT-R50 at 550 px + a semantic head + UPSNet's panoptic head, COCO panoptic
 # (80 thing and 53 stuff classes). Instance branch as the authors' yolact_resnet50_config,
 # without their auxiliary semantic loss (the semantic head replaces it).
-num_thing_classes = 80
-num_stuff_classes = 53
 model = dict(
     type="PanopticYolact",
     data_preprocessor=dict(
@@ -32,7 +30,7 @@ model = dict(
         type="YolactHead",
         in_channels=256,
         feat_channels=256,
-        num_classes=num_thing_classes,
+        num_classes=80,
         num_prototypes=32,
         prior_scales=[[24], [48], [96], [192], [384]],
         prior_aspect_ratios=[[1, 0.5, 2]] * 5,
@@ -68,8 +66,8 @@ model = dict(
         in_channels=256,
         feat_channels=128,
         num_convs=2,
-        num_thing_classes=num_thing_classes,
-        num_stuff_classes=num_stuff_classes,
+        num_thing_classes=80,
+        num_stuff_classes=53,
         in_levels=("p3", "p4", "p5"),
         upsample_factor=2,
         norm_groups=32,
@@ -78,8 +76,8 @@ model = dict(
     ),
     panoptic_head=dict(
         type="UPSNetPanopticHead",
-        num_thing_classes=num_thing_classes,
-        num_stuff_classes=num_stuff_classes,
+        num_thing_classes=80,
+        num_stuff_classes=53,
         drop_fraction=0.3,
         score_thresh=0.3,
         overlap_thresh=0.5,

@@ -1,0 +1,10 @@
+# PanopticYolact-R50 at 550 px on COCO panoptic (133 categories: 80 things, 53 stuff):
+# YOLACT's instance branch, a semantic head on P3-P5 and UPSNet's parameter-free
+# panoptic head. The instance branch loads the authors' yolact_resnet50 weights
+# (init_model converts them); the semantic head starts from scratch.
+_base_ = [
+    "../_base_/models/yolact_upsnet_r50_fpn.py",
+    "../_base_/schedules/schedule_warmup_step.py",
+    "../_base_/default_runtime.py",
+]
+default_scope = "panoptic"
