@@ -176,8 +176,9 @@ def _read_bgr(path: Path) -> np.ndarray:
 def _read_pair_counts(gt_png: Path, pred_png: Path) -> tuple[np.ndarray, np.ndarray]:
     """Distinct ``gt_id << 24 | pred_id`` pairs of two panoptic PNGs and their pixels.
 
-    The ids are never formed pixel by pixel: the six colour bytes of a pixel are
-    laid side by side as one little-endian uint64, which is the pair key.
+    Ids are never formed pixel by pixel: each pixel's colour, padded to four bytes,
+    is read as one uint32, the two colours of a pixel as one uint64, and only the
+    distinct pairs are decoded into ids.
     """
     gt_bgr, pred_bgr = _read_bgr(gt_png), _read_bgr(pred_png)
     if gt_bgr.shape != pred_bgr.shape:
@@ -186,11 +187,20 @@ def _read_pair_counts(gt_png: Path, pred_png: Path) -> tuple[np.ndarray, np.ndar
         )
     if sys.byteorder != "little":
         return _pair_counts_from_ids(read_panoptic_png(gt_png), read_panoptic_png(pred_png))
-    packed = np.zeros((*gt_bgr.shape[:2], 8), dtype=np.uint8)  # (H, W, 8) bytes of the key
-    packed[..., 0:3] = pred_bgr[..., ::-1]
-    packed[..., 3:6] = gt_bgr[..., ::-1]
-    keys, pair_counts = np.unique(packed.view(np.uint64).ravel(), return_counts=True)
-    return keys.astype(np.int64), pair_counts
+    # Little-endian BGRA as uint32: B | G << 8 | R << 16 | A << 24.
+    gt_colour = cv2.cvtColor(gt_bgr, cv2.COLOR_BGR2BGRA).view(np.uint32)[..., 0]  # (H, W)
+    pred_colour = cv2.cvtColor(pred_bgr, cv2.COLOR_BGR2BGRA).view(np.uint32)[..., 0]  # (H, W)
+    pairs = np.stack([pred_colour, gt_colour], axis=-1).view(np.uint64)  # (H, W, 1)
+    keys, pair_counts = np.unique(pairs.ravel(), return_counts=True)
+    gt_ids = _colour_to_id(keys >> np.uint64(32))
+    pred_ids = _colour_to_id(keys & np.uint64(0xFFFFFFFF))
+    return (gt_ids << PAIR_SHIFT) | pred_ids, pair_counts
+
+
+def _colour_to_id(colour: np.ndarray) -> np.ndarray:
+    """Panoptic id R + 256 G + 256^2 B of ``B | G << 8 | R << 16`` colours (int64)."""
+    colour = colour.astype(np.int64)
+    return ((colour >> 16) & 255) + 256 * ((colour >> 8) & 255) + 65536 * (colour & 255)
 
 
 def _pair_counts_from_ids(

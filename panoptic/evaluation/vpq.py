@@ -125,7 +125,7 @@ def frame_stats_from_pairs(
     """:func:`frame_stats` from the distinct (ground truth, prediction) id pairs.
 
     Args:
-        keys: (K,) int64 distinct pairs ``gt_id << PAIR_SHIFT | pred_id``, ascending.
+        keys: (K,) int64 distinct pairs ``gt_id << PAIR_SHIFT | pred_id``.
         pair_counts: (K,) pixels of each pair.
         gt_segments: ground-truth segments (``id``, ``category_id``, ``iscrowd``).
         pred_segments: predicted segments (``id``, ``category_id``).
