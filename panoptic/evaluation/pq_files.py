@@ -1,0 +1,187 @@
+"""PQ from COCO panoptic files: the inputs of panopticapi's ``pq_compute``, faster.
+
+PNGs are decoded with OpenCV and turned into ids with one colour conversion
+(BGR to RGBA, read as little-endian uint32, alpha masked off), then matched by
+:func:`panoptic.evaluation.pq.pq_image`. A pool of worker processes takes
+small chunks of images; the parent adds the per-image counts in image order,
+grouped as panopticapi groups them for the same number of processes, so the
+numbers equal panopticapi's bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from panoptic.evaluation.pq import ImagePQ, PQAccumulator, pq_image
+
+ID_MASK = 0xFFFFFF
+CHUNK_SIZE = 16
+
+
+def read_panoptic_ids(path: str | Path, image_id: Any = None) -> np.ndarray:
+    """Read a COCO panoptic PNG as an (H, W) uint32 id map (``R + 256 G + 256^2 B``).
+
+    Args:
+        path: the PNG.
+        image_id: named in error messages.
+
+    Raises:
+        FileNotFoundError: the file is missing.
+        ValueError: the file cannot be decoded.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"In the image with ID {image_id} the PNG {path} does not exist.")
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError(f"In the image with ID {image_id} the PNG {path} cannot be decoded.")
+    rgba = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGBA)
+    ids = rgba.view("<u4")[..., 0]  # (H, W): R + 2^8 G + 2^16 B + 2^24 A
+    np.bitwise_and(ids, ID_MASK, out=ids)
+    return ids
+
+
+def load_json(path: str | Path, what: str) -> dict[str, Any]:
+    """Load a COCO panoptic JSON with ``annotations``, naming the file on failure."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} JSON {path} does not exist")
+    with open(path) as f:
+        data = json.load(f)
+    if not isinstance(data, dict) or "annotations" not in data:
+        raise ValueError(f"{what} JSON {path} has no 'annotations' list")
+    return data
+
+
+def match_annotations(
+    gt_json: dict[str, Any], pred_json: dict[str, Any]
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Pair every ground-truth annotation with the prediction of the same image.
+
+    Predictions of images absent from the ground truth are ignored, as panopticapi does.
+
+    Raises:
+        KeyError: an image has no prediction, or two predictions.
+    """
+    pred_by_image: dict[Any, dict[str, Any]] = {}
+    for annotation in pred_json["annotations"]:
+        image_id = annotation["image_id"]
+        if image_id in pred_by_image:
+            raise KeyError(f"two predictions for the image with id: {image_id}")
+        pred_by_image[image_id] = annotation
+    pairs = []
+    for gt_annotation in gt_json["annotations"]:
+        image_id = gt_annotation["image_id"]
+        if image_id not in pred_by_image:
+            raise KeyError(f"no prediction for the image with id: {image_id}")
+        pairs.append((gt_annotation, pred_by_image[image_id]))
+    return pairs
+
+
+def evaluate_pair(
+    gt_annotation: dict[str, Any],
+    pred_annotation: dict[str, Any],
+    gt_dir: str | Path,
+    pred_dir: str | Path,
+    category_ids: Sequence[int],
+) -> ImagePQ:
+    """Read one image's two PNGs and match them (see :func:`pq_image`)."""
+    image_id = gt_annotation["image_id"]
+    gt_map = read_panoptic_ids(Path(gt_dir) / gt_annotation["file_name"], image_id)
+    pred_map = read_panoptic_ids(Path(pred_dir) / pred_annotation["file_name"], image_id)
+    return pq_image(
+        gt_map,
+        gt_annotation["segments_info"],
+        pred_map,
+        pred_annotation["segments_info"],
+        category_ids,
+        image_id,
+    )
+
+
+def _evaluate_chunk(
+    args: tuple[list[tuple[dict[str, Any], dict[str, Any]]], str, str, list[int]],
+) -> list[ImagePQ]:
+    pairs, gt_dir, pred_dir, category_ids = args
+    cv2.setNumThreads(1)
+    return [evaluate_pair(gt, pred, gt_dir, pred_dir, category_ids) for gt, pred in pairs]
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def evaluate_panoptic_files(
+    gt_json: str | Path,
+    gt_dir: str | Path,
+    pred_json: str | Path,
+    pred_dir: str | Path,
+    workers: int = 1,
+    progress: bool = True,
+) -> tuple[dict[str, Any], PQAccumulator]:
+    """PQ of COCO panoptic predictions against COCO panoptic ground truth.
+
+    Args:
+        gt_json: ground-truth JSON (``annotations``, ``categories``).
+        gt_dir: folder of the ground-truth PNGs.
+        pred_json: prediction JSON (``annotations`` with ``image_id``,
+            ``file_name``, ``segments_info``).
+        pred_dir: folder of the predicted PNGs.
+        workers: worker processes (1 = in this process).
+        progress: show a progress bar.
+
+    Returns:
+        The results in panopticapi's shape (see :meth:`PQAccumulator.results`)
+        and the accumulator with the per-category counts.
+
+    Raises:
+        FileNotFoundError: a JSON, folder or PNG is missing.
+        KeyError: an image lacks a prediction, or a prediction's ids or
+            categories disagree with its PNG (the message names the image).
+        ValueError: an image's two PNGs differ in size.
+    """
+    gt_data = load_json(gt_json, "ground-truth")
+    pred_data = load_json(pred_json, "prediction")
+    for folder, what in ((gt_dir, "ground-truth"), (pred_dir, "prediction")):
+        if not Path(folder).is_dir():
+            raise FileNotFoundError(f"{what} PNG folder {folder} does not exist")
+    if not gt_data.get("categories"):
+        raise ValueError(f"ground-truth JSON {gt_json} has no 'categories'")
+    categories = list({int(c["id"]): c for c in gt_data["categories"]}.values())
+    category_ids = [int(c["id"]) for c in categories]
+    pairs = match_annotations(gt_data, pred_data)
+    tasks = [
+        (chunk, str(gt_dir), str(pred_dir), category_ids) for chunk in _chunks(pairs, CHUNK_SIZE)
+    ]
+
+    images: list[ImagePQ] = []
+    with tqdm(total=len(pairs), desc="PQ", unit="img", disable=not progress) as bar:
+        if workers <= 1:
+            results: Iterator[list[ImagePQ]] = map(_evaluate_chunk, tasks)
+            for chunk_images in results:
+                images.extend(chunk_images)
+                bar.update(len(chunk_images))
+        else:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                for chunk_images in pool.imap(_evaluate_chunk, tasks):
+                    images.extend(chunk_images)
+                    bar.update(len(chunk_images))
+
+    total = PQAccumulator(categories)
+    # panopticapi splits the images into one contiguous part per process and
+    # adds the parts in order; doing the same keeps every float sum identical.
+    for part in np.array_split(np.arange(len(images)), max(workers, 1)):
+        accumulator = PQAccumulator(categories)
+        for index in part:
+            accumulator.add(images[index])
+        total.merge(accumulator)
+    return total.results(), total
