@@ -1,1 +1,6 @@
-"""Package."""
+"""Pictures: panoptic overlays and GIFs."""
+
+from panoptic.visualization.gif_writer import write_gif
+from panoptic.visualization.panoptic_overlay import draw_panoptic, segment_caption, segment_color
+
+__all__ = ["draw_panoptic", "segment_caption", "segment_color", "write_gif"]
