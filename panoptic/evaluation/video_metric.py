@@ -12,7 +12,8 @@ Two drivers share the per-frame pixel-count tables of
 
 Video layout: frames are grouped into videos by a top-level ``videos`` list
 (``video_id``, ordered ``image_ids``) or by ``video_id`` and ``frame_index`` on
-each entry of ``images``.
+each entry of ``images`` (the synthetic writer's layout, Cityscapes-VPS after
+adding the two keys).
 """
 
 from __future__ import annotations
@@ -106,12 +107,18 @@ def group_video_frames(gt: Mapping[str, Any], source: str = "ground truth") -> d
     Returns:
         ``{video_id: [image_id, ...]}`` in frame order.
 
+    A ``videos`` list is used when each entry has ``image_ids``; otherwise (or
+    without it) every image needs ``video_id`` and ``frame_index``.
+
     Raises:
-        KeyError: neither a ``videos`` list nor ``video_id`` / ``frame_index`` on
-            every image is present.
+        KeyError: neither a ``videos`` list with ``image_ids`` nor ``video_id`` /
+            ``frame_index`` on every image is present.
     """
-    if "videos" in gt:
-        return {video["video_id"]: list(video["image_ids"]) for video in gt["videos"]}
+    listed = gt.get("videos")
+    if listed and all("image_ids" in video for video in listed):
+        return {
+            video.get("video_id", video.get("id")): list(video["image_ids"]) for video in listed
+        }
     images = gt.get("images")
     if images is None:
         raise KeyError(f"{source}: needs 'videos' or 'images' with 'video_id' and 'frame_index'")
