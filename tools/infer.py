@@ -30,10 +30,11 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from mmengine.config import Config
 from tqdm import tqdm
 
-from panoptic.apis import init_model, read_image, yolact_test_preprocess
+from panoptic.apis import init_model, read_image
 from panoptic.data.categories import category_metainfo, default_color
 from panoptic.evaluation.coco_writers import CocoInstanceWriter, CocoPanopticWriter
 from panoptic.structures import PanopticDataSample
@@ -189,6 +190,12 @@ def input_size(config: Config) -> tuple[int, int]:
     return size, size
 
 
+def resize_image(image_bgr: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+    """(H, W, 3) uint8 BGR -> (3, h, w) float32 BGR, bilinear (``align_corners=False``)."""
+    image = torch.from_numpy(np.ascontiguousarray(image_bgr)).permute(2, 0, 1).float()
+    return F.interpolate(image[None], size, mode="bilinear", align_corners=False)[0]
+
+
 def draw_overlay(
     image_bgr: np.ndarray,
     id_map: np.ndarray,
@@ -273,42 +280,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if not args.no_overlays:
         overlay_dir.mkdir(exist_ok=True)
 
-    preprocessor = config.model.data_preprocessor
     size = input_size(config)
     device = next(model.parameters()).device
     index = 0
     with tqdm(total=len(images), desc="infer", unit="img") as progress:
         for chunk in _chunks(images, args.batch_size):
             pictures = [read_image(p) for p in chunk]
-            inputs = torch.cat(
-                [
-                    yolact_test_preprocess(
-                        picture,
-                        size,
-                        tuple(preprocessor["mean"]),
-                        tuple(preprocessor["std"]),
-                        bool(preprocessor.get("bgr_to_rgb", False)),
-                    )
-                    for picture in pictures
-                ]
-            ).to(device)
             samples = [
                 PanopticDataSample(
                     metainfo=dict(
                         img_path=str(p),
                         ori_shape=tuple(picture.shape[:2]),
                         img_shape=size,
-                        pad_shape=size,
                         scale_factor=(size[1] / picture.shape[1], size[0] / picture.shape[0]),
                     )
                 )
                 for p, picture in zip(chunk, pictures)
             ]
+            # The model's own preprocessor normalises and pads, exactly as in training.
+            batch = model.data_preprocessor(
+                dict(inputs=[resize_image(p, size) for p in pictures], data_samples=samples),
+                training=False,
+            )
             with (
                 torch.no_grad(),
                 torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"),
             ):
-                results = model(inputs, samples, mode="predict")
+                results = model(batch["inputs"], batch["data_samples"], mode="predict")
             for path, picture, result in zip(chunk, pictures, results):
                 image_id = _image_id(path, index)
                 index += 1

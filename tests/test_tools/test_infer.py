@@ -37,8 +37,6 @@ def _write_config(tmp_path: Path) -> Path:
         f"""_base_ = [{str(BASE_MODEL)!r}]
 default_scope = "panoptic"
 model = dict(
-    data_preprocessor=dict(type="ImgDataPreprocessor", mean=[103.94, 116.78, 123.68],
-                           std=[57.38, 57.12, 58.40], bgr_to_rgb=True, pad_size_divisor=1),
     instance_head=dict(num_classes=80, prior_base_size=128, conf_thresh=0.0),
     semantic_head=dict(num_thing_classes=80, num_stuff_classes=53),
     panoptic_head=dict(num_thing_classes=80, num_stuff_classes=53, score_thresh=0.0),

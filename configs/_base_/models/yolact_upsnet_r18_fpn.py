@@ -5,8 +5,9 @@ model = dict(
     type="PanopticYolact",
     data_preprocessor=dict(
         type="PanopticDataPreprocessor",
-        mean=[103.94, 116.78, 123.68],
-        std=[57.38, 57.12, 58.40],
+        # RGB order: images are read BGR, swapped to RGB, then normalised.
+        mean=[123.68, 116.78, 103.94],
+        std=[58.40, 57.12, 57.38],
         bgr_to_rgb=True,
         pad_size_divisor=32,
     ),

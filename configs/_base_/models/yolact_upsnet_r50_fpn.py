@@ -5,11 +5,12 @@ model = dict(
     type="PanopticYolact",
     data_preprocessor=dict(
         type="PanopticDataPreprocessor",
-        # The authors' means and stds in BGR order (images are read BGR), then RGB.
-        mean=[103.94, 116.78, 123.68],
-        std=[57.38, 57.12, 58.40],
+        # The authors' means and stds, in RGB order: images are read BGR and the
+        # preprocessor swaps them to RGB before normalising.
+        mean=[123.68, 116.78, 103.94],
+        std=[58.40, 57.12, 57.38],
         bgr_to_rgb=True,
-        pad_size_divisor=32,
+        pad_size_divisor=1,
     ),
     backbone=dict(
         type="ResNet",
