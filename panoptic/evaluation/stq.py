@@ -24,11 +24,23 @@ pixels. Legend: G ground-truth segments, P predicted segments, C categories.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from panoptic.evaluation.vpq import FrameStats
+
+_Key = TypeVar("_Key", bound=Hashable)
+
+
+def _merge_counts(
+    mine: dict[Hashable, dict[_Key, int]], theirs: dict[Hashable, dict[_Key, int]]
+) -> None:
+    """Add per-video count tables into ``mine``."""
+    for video_id, table in theirs.items():
+        target = mine.setdefault(video_id, {})
+        for key, value in table.items():
+            target[key] = target.get(key, 0) + value
 
 
 class STQStats:
@@ -98,15 +110,9 @@ class STQStats:
     def merge(self, other: STQStats) -> None:
         """Add an accumulator over other videos (same categories) into this one."""
         self.confusion += other.confusion
-        for mine, theirs in (
-            (self.gt_sizes, other.gt_sizes),
-            (self.pred_sizes, other.pred_sizes),
-            (self.overlaps, other.overlaps),
-        ):
-            for video_id, table in theirs.items():
-                target = mine.setdefault(video_id, {})
-                for key, value in table.items():
-                    target[key] = target.get(key, 0) + value
+        _merge_counts(self.gt_sizes, other.gt_sizes)
+        _merge_counts(self.pred_sizes, other.pred_sizes)
+        _merge_counts(self.overlaps, other.overlaps)
 
     def association_quality(self) -> float:
         """AQ pooled over all videos (a fraction; 0 when there is no thing tube)."""

@@ -293,10 +293,11 @@ def _job_map(workers: int) -> Iterator[Callable[..., Iterator[VideoScores]]]:
 
 
 def _panoptic_fields(element: Any) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    get = element.get if isinstance(element, Mapping) else lambda k: getattr(element, k)
-    id_map = get("id_map")
-    id_map = id_map.cpu().numpy() if hasattr(id_map, "cpu") else np.asarray(id_map)
-    return id_map.reshape(id_map.shape[-2:]), list(get("segments"))
+    """``id_map`` (H, W) and ``segments`` of a panoptic element or its dict form."""
+    fields = element if isinstance(element, Mapping) else element.to_dict()
+    id_map: Any = fields["id_map"]
+    array = id_map.cpu().numpy() if hasattr(id_map, "cpu") else np.asarray(id_map)
+    return array.reshape(array.shape[-2:]), list(fields["segments"])
 
 
 @METRICS.register_module()

@@ -79,7 +79,7 @@ def association_loss(
         targets = association_targets(instance_ids[b], instance_ids[b - 1])
         losses.append(F.cross_entropy(logits, targets, reduction="none"))
     if not losses:
-        return sum(e.sum() for e in embeddings) * 0.0
+        return torch.stack([e.sum() for e in embeddings]).sum() * 0.0
     return torch.cat(losses).mean()
 
 
