@@ -94,9 +94,11 @@ def draw_panoptic(
                 continue
             k = int(np.argmin((ys - ys.mean()) ** 2 + (xs - xs.mean()) ** 2))
             text = segment_caption(seg, cats.get(int(seg["category_id"])))
-            org = (int(xs[k]) - 4 * len(text) // 2, int(ys[k]) + 4)
-            for color, thick in (((0, 0, 0), 3), ((255, 255, 255), 1)):
-                cv2.putText(
-                    out, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.35, color, thick, cv2.LINE_AA
-                )
+            (text_w, text_h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.35, 1)
+            org = (int(xs[k]) - text_w // 2, int(ys[k]) + text_h // 2)
+            top_left = (org[0] - 1, org[1] - text_h - 2)
+            cv2.rectangle(out, top_left, (org[0] + text_w + 1, org[1] + 2), (0, 0, 0), -1)
+            cv2.putText(
+                out, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 255), 1, cv2.LINE_AA
+            )
     return out
