@@ -90,24 +90,22 @@ def _run_heads(gt_flat: np.ndarray, pred_flat: np.ndarray) -> tuple[np.ndarray, 
         return empty, empty, empty
     change = gt_flat[1:] != gt_flat[:-1]
     change |= pred_flat[1:] != pred_flat[:-1]
-    heads = np.flatnonzero(change)
-    heads += 1
-    heads = np.concatenate((np.zeros(1, dtype=heads.dtype), heads))
+    heads = np.flatnonzero(np.concatenate(([True], change)))
     lengths = np.diff(heads, append=num_pixels)
     return gt_flat[heads], pred_flat[heads], lengths
 
 
 def _compact(values: np.ndarray, sorted_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Position + 1 of each value in ``sorted_ids``; 0 for VOID, -1 when not listed."""
-    if sorted_ids.size == 0:
-        index = np.zeros(values.shape, dtype=np.int64)
-        found = np.zeros(values.shape, dtype=bool)
-    else:
-        index = np.searchsorted(sorted_ids, values)
-        np.minimum(index, sorted_ids.size - 1, out=index)
-        found = sorted_ids[index] == values
-    compact = np.where(found, index + 1, np.where(values == VOID_ID, 0, -1))
-    return compact, found
+    """Position of each value in ``[VOID, *sorted_ids]`` and whether it is there.
+
+    Returns:
+        positions (R,) int64 (0 for VOID, k for ``sorted_ids[k - 1]``, undefined
+        when absent) and found (R,) bool.
+    """
+    table = np.concatenate(([VOID_ID], sorted_ids, [-1]))
+    positions = np.searchsorted(table[:-1], values)
+    found = table[positions] == values
+    return positions, found
 
 
 def _check_ids(ids: np.ndarray, what: str, image_id: Any) -> np.ndarray:
@@ -157,14 +155,17 @@ def segment_overlaps(
     gt_sorted = _check_ids(gt_ids, "ground-truth", image_id)
     pred_sorted = _check_ids(pred_ids, "predicted", image_id)
     gt_heads, pred_heads, lengths = _run_heads(np.ravel(gt_map), np.ravel(pred_map))
-    gt_rows, _ = _compact(gt_heads, gt_sorted)
-    gt_rows[gt_rows < 0] = gt_sorted.size + 1
-    pred_cols, _ = _compact(pred_heads, pred_sorted)
-    unlisted = pred_cols < 0
-    unlisted_pred_ids = np.unique(pred_heads[unlisted]).astype(np.int64)
+    gt_rows, gt_found = _compact(gt_heads, gt_sorted)
+    gt_rows[~gt_found] = gt_sorted.size + 1
+    pred_cols, pred_found = _compact(pred_heads, pred_sorted)
     num_rows, num_cols = gt_sorted.size + 2, pred_sorted.size + 1
-    keys = gt_rows[~unlisted] * num_cols + pred_cols[~unlisted]
-    counts = np.bincount(keys, weights=lengths[~unlisted], minlength=num_rows * num_cols)
+    keys = gt_rows * num_cols + pred_cols
+    if pred_found.all():
+        unlisted_pred_ids = np.zeros(0, dtype=np.int64)
+    else:
+        unlisted_pred_ids = np.unique(pred_heads[~pred_found]).astype(np.int64)
+        keys, lengths = keys[pred_found], lengths[pred_found]
+    counts = np.bincount(keys, weights=lengths, minlength=num_rows * num_cols)
     return SegmentOverlaps(
         counts=counts.astype(np.int64).reshape(num_rows, num_cols),
         gt_ids=gt_sorted,
@@ -325,21 +326,14 @@ def pq_image(
     gt_order = np.argsort(gt["id"], kind="stable")
     pred_order = np.argsort(pred["id"], kind="stable")
     pred_categories = pred["category_id"][pred_order]
-    known_ids = np.fromiter(category_ids, dtype=np.int64)
-    gt_known = np.isin(gt["category_id"], known_ids)
-    if not gt_known.all():
-        bad = int(np.flatnonzero(~gt_known)[0])
-        raise KeyError(
-            f"In the image with ID {image_id} ground-truth segment with ID {int(gt['id'][bad])} "
-            f"has unknown category_id {int(gt['category_id'][bad])}."
-        )
-    known = np.isin(pred_categories, known_ids)
-    if not known.all():
-        bad = int(np.flatnonzero(~known)[0])
-        raise KeyError(
-            f"In the image with ID {image_id} segment with ID {int(overlaps.pred_ids[bad])} "
-            f"has unknown category_id {int(pred_categories[bad])}."
-        )
+    known_ids = category_ids if isinstance(category_ids, set | frozenset) else set(category_ids)
+    for what, table in (("ground-truth", gt), ("predicted", pred)):
+        for segment_id, category in zip(table["id"].tolist(), table["category_id"].tolist()):
+            if category not in known_ids:
+                raise KeyError(
+                    f"In the image with ID {image_id} {what} segment with ID {segment_id} "
+                    f"has unknown category_id {category}."
+                )
     pred_areas = overlaps.pred_areas
     if (pred_areas == 0).any():
         raise KeyError(
@@ -404,6 +398,7 @@ class PQAccumulator:
         if np.unique(self.category_ids).size != num:
             raise ValueError("category ids repeat in the category list")
         self._sorter = np.argsort(self.category_ids)
+        self.category_set = frozenset(self.category_ids.tolist())
         self.tp = np.zeros(num, dtype=np.int64)
         self.fp = np.zeros(num, dtype=np.int64)
         self.fn = np.zeros(num, dtype=np.int64)
@@ -436,9 +431,7 @@ class PQAccumulator:
         image_id: Any = None,
     ) -> ImagePQ:
         """Evaluate one image with :func:`pq_image` and add it; returns its counts."""
-        image = pq_image(
-            gt_map, gt_segments, pred_map, pred_segments, self.category_ids.tolist(), image_id
-        )
+        image = pq_image(gt_map, gt_segments, pred_map, pred_segments, self.category_set, image_id)
         self.add(image)
         return image
 
@@ -492,6 +485,13 @@ class PQAccumulator:
                 results[name] = {"pq": pq_sum / n, "sq": sq_sum / n, "rq": rq_sum / n, "n": n}
         results["per_class"] = per_class
         return results
+
+
+def results_to_json(results: Mapping[str, Any]) -> dict[str, Any]:
+    """Results in panopticapi's shape with string category keys, ready for ``json.dump``."""
+    out = {k: dict(v) for k, v in results.items() if k != "per_class"}
+    out["per_class"] = {str(k): dict(v) for k, v in results.get("per_class", {}).items()}
+    return out
 
 
 def format_pq_table(
