@@ -17,7 +17,7 @@ from panoptic.models.video_panoptic_yolact import (
 from panoptic.registry import MODELS
 from panoptic.structures import PanopticDataSample
 
-CONFIG = Path(__file__).resolve().parents[2] / "configs/video/_base_/video_yolact_upsnet_r18_fpn.py"
+CONFIG = Path(__file__).resolve().parents[2] / "configs/_base_/models/video_yolact_upsnet_r18_fpn.py"
 SIZE = 64
 
 

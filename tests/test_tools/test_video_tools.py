@@ -17,7 +17,7 @@ from panoptic.apis import inference_video, init_model
 from panoptic.data.panoptic_io import read_panoptic_png
 
 ROOT = Path(__file__).resolve().parents[2]
-VIDEO_MODEL = ROOT / "configs/video/_base_/video_yolact_upsnet_r18_fpn.py"
+VIDEO_MODEL = ROOT / "configs/_base_/models/video_yolact_upsnet_r18_fpn.py"
 CATEGORIES = [
     {"id": 1, "name": "circle", "isthing": 1, "color": [220, 20, 60]},
     {"id": 2, "name": "square", "isthing": 1, "color": [0, 0, 142]},

@@ -1,7 +1,6 @@
 # The small synthetic PanopticYolact plus a VPSNet-style tracking head and tracker.
 # The image model's tree is inherited unchanged, so its checkpoint loads as is.
-_base_ = ["../../_base_/models/yolact_upsnet_r18_fpn.py"]
-default_scope = "panoptic"
+_base_ = ["./yolact_upsnet_r18_fpn.py"]
 
 model = dict(
     type="VideoPanopticYolact",
