@@ -1,5 +1,6 @@
 # Runtime shared by every training config: hooks, logging, checkpoints, seeds.
-default_scope = "panoptic"
+# (default_scope is set by the leaf configs: dataset bases set it too, and mmengine
+# refuses a key that two bases of one config both define.)
 
 default_hooks = dict(
     runtime_info=dict(type="RuntimeInfoHook"),

@@ -163,8 +163,10 @@ def _all_names(registry: Registry) -> list[str]:
 def _accepted_keywords(target: Callable) -> list[str] | None:
     """Keyword names ``target`` accepts, or ``None`` if it takes any keyword.
 
-    For a class, ``**kwargs`` passed up to a parent ``__init__`` are followed
-    along the MRO until an ``__init__`` without ``**kwargs`` closes the list.
+    For a class whose ``__init__`` hands its ``**kwargs`` to
+    ``super().__init__``, the parent's keywords are followed along the MRO
+    until an ``__init__`` without ``**kwargs`` closes the list. A ``**kwargs``
+    consumed any other way accepts anything.
     """
     functions: list[Callable] = []
     if inspect.isclass(target):
@@ -174,7 +176,7 @@ def _accepted_keywords(target: Callable) -> list[str] | None:
     accepted: list[str] = []
     for function in functions:
         if function is object.__init__:
-            break
+            return None
         try:
             parameters = inspect.signature(function).parameters
         except (TypeError, ValueError):
@@ -185,9 +187,31 @@ def _accepted_keywords(target: Callable) -> list[str] | None:
             if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
             and name not in accepted
         ]
-        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        var_keyword = [p.name for p in parameters.values() if p.kind is p.VAR_KEYWORD]
+        if not var_keyword:
             return accepted
+        if not _forwards_to_super(function, var_keyword[0]):
+            return None
     return None
+
+
+def _forwards_to_super(function: Callable, var_keyword: str) -> bool:
+    """Whether ``function``'s source passes ``**var_keyword`` to ``super().__init__``."""
+    try:
+        source = inspect.getsource(function)
+    except (OSError, TypeError):
+        return False
+    call = "super().__init__("
+    start = source.find(call)
+    while start >= 0:
+        depth, end = 1, start + len(call)
+        while end < len(source) and depth:
+            depth += {"(": 1, ")": -1}.get(source[end], 0)
+            end += 1
+        if f"**{var_keyword}" in source[start:end]:
+            return True
+        start = source.find(call, end)
+    return False
 
 
 def _check_keywords(target: Callable, node: Mapping[str, Any], path: str) -> Iterator[str]:

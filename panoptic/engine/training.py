@@ -16,7 +16,7 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from panoptic.engine.config_check import check_config
+from panoptic.engine.config_check import ConfigError, check_config
 from panoptic.engine.launcher import cpu_model_wrapper_cfg, init_cpu_process_group
 from panoptic.engine.precision import PRECISIONS, device_supports_bf16
 
@@ -59,7 +59,10 @@ def prepare_train_config(
     config = Path(config)
     if not config.is_file():
         raise FileNotFoundError(f"config file {config} does not exist")
-    cfg = Config.fromfile(str(config))
+    try:
+        cfg = Config.fromfile(str(config))
+    except (KeyError, SyntaxError, ImportError, NameError, TypeError, ValueError) as error:
+        raise ConfigError(f"cannot read config {config}: {error}") from error
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     cfg.launcher = launcher

@@ -108,4 +108,5 @@ def test_repository_training_bases_pass() -> None:
     for schedule in sorted((root / "schedules").glob("*.py")):
         cfg = Config.fromfile(str(schedule))
         cfg.merge_from_dict(runtime.to_dict())
+        cfg.default_scope = "panoptic"
         check_config(cfg)
