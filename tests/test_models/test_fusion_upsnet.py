@@ -297,3 +297,14 @@ def test_batch_gives_exactly_the_per_image_results() -> None:
     for single, batch in zip(per_image, batched):
         assert single.id_map.equal(batch.id_map)
         assert single.segments == batch.segments
+
+
+def test_detections_under_the_score_threshold_are_left_out() -> None:
+    boxes = torch.tensor([[1.0, 1.0, 5.0, 5.0]])
+    sem = _two_stuff_sem(box_masks(boxes, (8, 8)).any(0))
+    kept = _predict(_head(), sem, boxes, [2.0], [0.31])
+    dropped = _predict(_head(), sem, boxes, [2.0], [0.29])
+    assert (kept.id_map[1:5, 1:5] == 3).all()
+    # Without its instance the thing region is unknown: VOID.
+    assert (dropped.id_map[1:5, 1:5] == 0).all()
+    assert not any(s["isthing"] for s in dropped.segments)

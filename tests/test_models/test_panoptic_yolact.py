@@ -126,3 +126,25 @@ def test_predict_gives_panoptic_at_the_original_size_and_batches_like_single_ima
         agree = (single.pred_panoptic.id_map == id_map).float().mean().item()
         assert agree > 0.999
         assert "masks" in batch.pred_instances and "scores" in batch.pred_instances
+
+
+def test_heuristic_fusion_is_a_drop_in_panoptic_head() -> None:
+    cfg = Config.fromfile(str(CONFIG))
+    cfg.model.data_preprocessor = dict(type="BaseDataPreprocessor")
+    cfg.model.instance_head.prior_base_size = SIZE
+    cfg.model.instance_head.conf_thresh = 0.0
+    cfg.model.panoptic_head = dict(
+        type="HeuristicFusion",
+        num_thing_classes=4,
+        num_stuff_classes=3,
+        overlap_thresh=0.5,
+        score_thresh=0.0,
+        min_stuff_area=0.0,
+    )
+    model = MODELS.build(cfg.model).eval()
+    metainfo = dict(img_shape=(SIZE, SIZE), ori_shape=(SIZE, SIZE))
+    with torch.no_grad():
+        result = model(_images([_sample(6)]), [PanopticDataSample(metainfo=metainfo)], "predict")
+    segments = result[0].pred_panoptic.segments
+    assert any(s["isthing"] for s in segments)
+    assert (result[0].pred_panoptic.id_map > 0).sum().item() == sum(s["area"] for s in segments)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -118,7 +119,7 @@ def panoptic_from_channels(
     areas_list = areas.tolist()
     labels_list = inst_labels.tolist()
     scores_list = inst_scores.tolist()
-    segments = []
+    segments: list[dict[str, Any]] = []
     for channel in torch.nonzero(kept).flatten().tolist():
         if channel < S:
             label, isthing, score = num_thing_classes + channel, False, 1.0

@@ -200,7 +200,8 @@ class SemanticHead(BaseModule):
         """
         input_size = batch_input_size(batch_data_samples)
         sem = stack_sem_seg(batch_data_samples, input_size, self.ignore_index)
-        return sample_label_map(sem.to(sem_logits.device), tuple(sem_logits.shape[-2:]))
+        H, W = sem_logits.shape[-2:]
+        return sample_label_map(sem.to(sem_logits.device), (H, W))
 
     def predict(self, sem_logits: Tensor) -> Tensor:
         """Per-pixel labels on the logit grid.
