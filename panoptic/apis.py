@@ -114,16 +114,18 @@ def yolact_test_preprocess(
 ) -> Tensor:
     """The authors' test-time preprocessing (their ``FastBaseTransform``).
 
-    The BGR uint8 image becomes float, is resized bilinearly (``align_corners=False``)
-    to ``size`` without keeping the aspect ratio, normalised with per-channel
-    ``mean``/``std`` given in BGR order, and reordered to RGB.
+    The BGR uint8 image becomes float and is resized bilinearly
+    (``align_corners=False``) to ``size`` without keeping the aspect ratio; the
+    channels are reordered to RGB and normalised. ``mean`` and ``std`` are in the
+    output channel order, as for ``PanopticDataPreprocessor``; the authors normalise
+    in BGR order and reorder afterwards, which is the same arithmetic per element.
 
     Args:
         image_bgr: (H, W, 3) uint8 BGR image.
         size: (h, w) network input size.
-        mean: per-channel means, BGR order.
-        std: per-channel standard deviations, BGR order.
-        bgr_to_rgb: reorder the channels to RGB after normalising.
+        mean: per-channel means, output order.
+        std: per-channel standard deviations, output order.
+        bgr_to_rgb: reorder the channels to RGB.
 
     Returns:
         (1, 3, h, w) float32 network input.
@@ -131,10 +133,10 @@ def yolact_test_preprocess(
     image = torch.from_numpy(np.ascontiguousarray(image_bgr)).float()  # (H, W, 3)
     image = image.permute(2, 0, 1)[None].contiguous()  # (1, 3, H, W)
     image = F.interpolate(image, size, mode="bilinear", align_corners=False)
-    image = (image - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
     if bgr_to_rgb:
-        image = image[:, [2, 1, 0]].contiguous()
-    return image
+        image = image[:, [2, 1, 0]]
+    image = (image - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+    return image.contiguous()
 
 
 def read_image(image: str | Path | np.ndarray) -> np.ndarray:

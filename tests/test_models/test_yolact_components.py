@@ -122,3 +122,20 @@ def test_box_coding_round_trip_and_iou() -> None:
     torch.testing.assert_close(decode_boxes(encode_boxes(boxes, priors), priors), boxes)
     iou = box_iou(torch.tensor([[0.0, 0.0, 2.0, 2.0]]), torch.tensor([[1.0, 1.0, 3.0, 3.0]]))
     torch.testing.assert_close(iou, torch.tensor([[1 / 7]]))
+
+
+def test_fold_batch_norm_keeps_outputs() -> None:
+    backbone = ResNet(depth=18, out_indices=(1, 2, 3)).eval()
+    for module in backbone.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+    images = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        expected = backbone(images)
+        backbone.fold_batch_norm()
+        folded = backbone(images)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in backbone.modules())
+    for name in expected:
+        torch.testing.assert_close(folded[name], expected[name], rtol=1e-4, atol=1e-4)

@@ -16,10 +16,12 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.dataset import Compose
 
 from panoptic.apis import inference_image, init_model
 from panoptic.models.yolact_checkpoint import convert_state_dict
 from panoptic.ops import assemble_masks
+from panoptic.registry import TRANSFORMS
 from panoptic.structures.panoptic_data_sample import PanopticDataSample
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -187,3 +189,20 @@ def test_r101_checkpoint_converts_and_runs() -> None:
     assert outputs["protos"].shape == (1, 138, 138, 32)
     assert torch.isfinite(outputs["cls_logits"]).all()
     assert Config.fromfile(str(R101_CONFIG)).model.backbone.depth == 101
+
+
+def test_config_test_pipeline_and_preprocessor_match_authors(
+    r50_model: torch.nn.Module, reference: dict
+) -> None:
+    # The dataset path (test pipeline + PanopticDataPreprocessor) feeds the same input.
+    config = Config.fromfile(str(R50_CONFIG))
+    transforms = [t for t in config.test_pipeline if t["type"] != "LoadPanopticAnnotations"]
+    pipeline = Compose([TRANSFORMS.build(t) for t in transforms])
+    data = pipeline({"img_path": str(IMAGE), "img_id": 439180})
+    batch = r50_model.data_preprocessor(
+        {"inputs": [data["inputs"]], "data_samples": [data["data_samples"]]}, False
+    )
+    np.testing.assert_array_equal(batch["inputs"].numpy(), reference["input"])
+    with torch.no_grad():
+        results = r50_model(batch["inputs"], batch["data_samples"], mode="predict")[0]
+    check_final_results(results, reference)

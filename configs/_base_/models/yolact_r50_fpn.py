@@ -1,14 +1,13 @@
 # YOLACT with a ResNet-50 FPN backbone, the authors' yolact_resnet50_config at 550 px.
-default_scope = "panoptic"
-
 model = dict(
     type="Yolact",
     data_preprocessor=dict(
-        type="mmengine.ImgDataPreprocessor",
-        # The authors' means and stds, given in BGR order (images are read BGR), then
-        # the channels are reordered to RGB.
-        mean=[103.94, 116.78, 123.68],
-        std=[57.38, 57.12, 58.40],
+        type="PanopticDataPreprocessor",
+        # The authors' means and stds (103.94, 116.78, 123.68) / (57.38, 57.12, 58.40) in
+        # BGR order, written here in the output (RGB) order: images are read BGR, flipped
+        # to RGB, then normalised, which is elementwise the authors' arithmetic.
+        mean=[123.68, 116.78, 103.94],
+        std=[58.40, 57.12, 57.38],
         bgr_to_rgb=True,
         pad_size_divisor=1,
     ),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from panoptic.registry import MODELS
@@ -154,3 +155,25 @@ class ResNet(nn.Module):
             if i >= max(self.out_indices):
                 break
         return features
+
+    def fold_batch_norm(self) -> None:
+        """Fold every BatchNorm into the conv before it, for inference only.
+
+        Each ``conv -> bn`` pair becomes one conv with a bias (the BatchNorm is
+        replaced by ``nn.Identity``): one memory pass less per layer. Results change
+        by float rounding only (about 1e-6 relative in fp32). Training afterwards is
+        not supported.
+        """
+        self.eval()
+        pairs: list[tuple[nn.Module, str, str]] = [(self, "conv1", "bn1")]
+        for module in self.modules():
+            if isinstance(module, (BasicBlock, Bottleneck)):
+                names = ("1", "2", "3") if isinstance(module, Bottleneck) else ("1", "2")
+                pairs += [(module, f"conv{i}", f"bn{i}") for i in names]
+                if module.downsample is not None:
+                    pairs.append((module.downsample, "0", "1"))
+        for parent, conv_name, bn_name in pairs:
+            conv, bn = getattr(parent, conv_name), getattr(parent, bn_name)
+            if isinstance(bn, nn.BatchNorm2d):
+                setattr(parent, conv_name, fuse_conv_bn_eval(conv, bn))
+                setattr(parent, bn_name, nn.Identity())

@@ -52,10 +52,12 @@ def detect_instances(
         int64 thing labels, ``scores`` (N,) and ``coeffs`` (N, K), sorted by
         descending score.
     """
-    boxes_rel = decode_boxes(loc.float(), priors_cxcywh)  # (A, 4)
-    thing_probs = cls_probs.float()[:, 1:].t()  # (C, A)
-    keep = thing_probs.max(dim=0).values > conf_thresh  # (A,)
-    boxes_rel, thing_probs, coeffs = boxes_rel[keep], thing_probs[:, keep], coeffs[keep].float()
+    cls_probs = cls_probs.float()
+    keep = cls_probs[:, 1:].max(dim=1).values > conf_thresh  # (A,)
+    # Select the priors first, then transpose only the survivors to (C, N).
+    boxes_rel = decode_boxes(loc[keep].float(), priors_cxcywh[keep])  # (N, 4)
+    thing_probs = cls_probs[keep, 1:].t().contiguous()  # (C, N)
+    coeffs = coeffs[keep].float()  # (N, K)
     if boxes_rel.shape[0] == 0:
         return InstanceData(
             boxes_rel=boxes_rel,
