@@ -23,6 +23,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from torch import Tensor, nn
 
+from panoptic.models.yolact import Yolact
 from panoptic.models.yolact_checkpoint import convert_state_dict, is_authors_layout
 from panoptic.registry import MODELS
 from panoptic.structures.panoptic_data_sample import PanopticDataSample
@@ -33,7 +34,7 @@ def init_model(
     checkpoint: str | Path | None = None,
     device: str | torch.device = "cpu",
     cfg_options: Mapping[str, Any] | None = None,
-) -> nn.Module:
+) -> Yolact:
     """Build a model from a config and optionally load a checkpoint.
 
     A checkpoint in the YOLACT authors' layout (``backbone.layers.*``, ``fpn.*``, ...)
@@ -157,7 +158,7 @@ def read_image(image: str | Path | np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def inference_image(model: nn.Module, image: str | Path | np.ndarray) -> PanopticDataSample:
+def inference_image(model: Yolact, image: str | Path | np.ndarray) -> PanopticDataSample:
     """Run a model built by :func:`init_model` on one image.
 
     Args:
@@ -196,7 +197,7 @@ def inference_image(model: nn.Module, image: str | Path | np.ndarray) -> Panopti
 
 
 def inference_video(
-    model: nn.Module, frames: Iterable[str | Path | np.ndarray], video_id: Any = 0
+    model: Any, frames: Iterable[str | Path | np.ndarray], video_id: Any = 0
 ) -> Iterator[PanopticDataSample]:
     """Track through a sequence frame by frame with a video model from :func:`init_model`.
 

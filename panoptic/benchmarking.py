@@ -24,6 +24,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from panoptic.apis import yolact_test_preprocess
 from panoptic.models.heads.yolact_postprocess import instances_to_image
+from panoptic.models.yolact import Yolact
 from panoptic.structures.box_ops import box_iou
 from panoptic.structures.panoptic_data_sample import PanopticDataSample
 
@@ -72,7 +73,7 @@ def autocast_context(precision: str, device: torch.device) -> contextlib.Abstrac
     return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
-def prepare_model(model: nn.Module, precision: str) -> nn.Module:
+def prepare_model(model: Yolact, precision: str) -> Yolact:
     """The model ready for timed inference in ``precision`` (in place).
 
     ``fp32`` only switches to eval mode: the model stays exactly the one that
@@ -104,7 +105,7 @@ def _timed(times: dict[str, list[float]], stage: str, device: torch.device) -> I
 
 @torch.inference_mode()
 def run_stages(
-    model: nn.Module,
+    model: Yolact,
     image_bgr: np.ndarray,
     precision: str,
     repeat: int,
@@ -168,7 +169,7 @@ def run_stages(
 
 
 def _run_panoptic_stages(
-    model: nn.Module,
+    model: Yolact,
     pyramid: dict[str, Tensor],
     protos: Tensor,
     instances: InstanceData,

@@ -8,6 +8,8 @@ Legend: B batch, H/W input height and width, Hp/Wp prototype size, K prototypes.
 
 from __future__ import annotations
 
+from typing import Any
+
 from mmengine.model import BaseModel
 from torch import Tensor
 
@@ -27,6 +29,8 @@ class Yolact(BaseModel):
         data_preprocessor: config of the data preprocessor.
         init_cfg: mmengine initialisation config.
     """
+
+    cfg: Any  # the full config, attached by ``panoptic.apis.init_model``
 
     def __init__(
         self,
@@ -102,10 +106,12 @@ class Yolact(BaseModel):
         mode: str = "tensor",
     ) -> dict[str, Tensor] | list[PanopticDataSample]:
         """Dispatch on ``mode``: ``"loss"``, ``"predict"`` or ``"tensor"``."""
+        if mode in ("loss", "predict") and data_samples is None:
+            raise ValueError(f"mode {mode!r} needs data_samples")
         if mode == "loss":
-            return self.loss(inputs, data_samples)
+            return self.loss(inputs, data_samples)  # type: ignore[arg-type]
         if mode == "predict":
-            return self.predict(inputs, data_samples)
+            return self.predict(inputs, data_samples)  # type: ignore[arg-type]
         if mode == "tensor":
             return self._forward(inputs, data_samples)
         raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")

@@ -13,6 +13,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
 from panoptic.losses.yolact_loss import (
+    PriorAssignment,
     box_regression_loss,
     classification_loss,
     downsample_masks,
@@ -165,7 +166,7 @@ class YolactHead(nn.Module):
 
     def match(
         self, outputs: dict[str, Tensor], batch_data_samples: list[PanopticDataSample]
-    ) -> list[tuple[InstanceData, object]]:
+    ) -> list[tuple[InstanceData, PriorAssignment]]:
         """Prior matching of every image (see :func:`match_priors`).
 
         Args:
@@ -178,7 +179,7 @@ class YolactHead(nn.Module):
             and its :class:`~panoptic.losses.yolact_loss.PriorAssignment`.
         """
         priors = outputs["priors"]
-        matched = []
+        matched: list[tuple[InstanceData, PriorAssignment]] = []
         for sample in batch_data_samples:
             gt = _relative_ground_truth(sample, priors.device)
             crowd = gt.iscrowd

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from panoptic import ops
+from panoptic.ops import assemble_masks, fast_nms
 from panoptic.structures.box_ops import decode_boxes
 
 
@@ -65,7 +65,7 @@ def detect_instances(
             scores=boxes_rel.new_zeros(0),
             coeffs=coeffs,
         )
-    indices, labels, scores = ops.fast_nms(
+    indices, labels, scores = fast_nms(
         boxes_rel,
         thing_probs,
         iou_thresh=iou_thresh,
@@ -127,13 +127,13 @@ def instances_to_image(
     boxes_rel = detections.boxes_rel
     protos = protos.float()
     if valid_rel == (1.0, 1.0):
-        masks = ops.assemble_masks(
+        masks = assemble_masks(
             protos, detections.coeffs, boxes_rel, out_size=(height, width), threshold=mask_thresh
         )
     else:
         valid_h = round(protos.shape[0] * valid_rel[0])
         valid_w = round(protos.shape[1] * valid_rel[1])
-        mask_probs = ops.assemble_masks(protos, detections.coeffs, boxes_rel)  # (N, Hp, Wp)
+        mask_probs = assemble_masks(protos, detections.coeffs, boxes_rel)  # (N, Hp, Wp)
         mask_probs = mask_probs[:, :valid_h, :valid_w]
         if mask_probs.shape[0] > 0:
             mask_probs = F.interpolate(
