@@ -20,14 +20,28 @@ def flatten_clips(
 ) -> tuple[list[torch.Tensor], list[PanopticDataSample], int]:
     """Turn a batch of (T, 3, H, W) clips into B*T frames, clip-major.
 
+    ``data_samples`` may be clip-major (B lists of T samples) or frame-major
+    (T lists of B samples, what mmengine's ``pseudo_collate`` makes of a batch
+    of clips); the samples' ``clip_pos`` metainfo tells them apart.
+
     Returns:
         The (3, H, W) frames, their samples and the clip length (1 for images).
     """
     if inputs[0].dim() == 3:
         return list(inputs), list(data_samples), 1
-    clip_len = inputs[0].shape[0]
+    num_clips, clip_len = len(inputs), inputs[0].shape[0]
+    first = list(data_samples[0])
+    frame_major = (
+        clip_len > 1
+        and len(first) == num_clips
+        and all(s.metainfo.get("clip_pos") == 0 for s in first)
+    )
+    if frame_major:
+        data_samples = [list(clip) for clip in zip(*data_samples)]
     frames = [frame for clip in inputs for frame in clip]
     samples = [sample for clip in data_samples for sample in clip]
+    if len(samples) != len(frames):
+        raise ValueError(f"{len(frames)} clip frames but {len(samples)} data samples")
     for sample in samples:
         sample.set_metainfo(dict(clip_len=clip_len))
     return frames, samples, clip_len

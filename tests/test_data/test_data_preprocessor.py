@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from mmengine.dataset import pseudo_collate
 from mmengine.structures import InstanceData, PixelData
 
 from panoptic.data import PanopticDataPreprocessor
@@ -58,10 +59,26 @@ def test_clips_are_flattened_clip_major() -> None:
     samples = [[make_sample(4, 4) for _ in range(3)] for _ in range(2)]
     for c, clip_samples in enumerate(samples):
         for t, sample in enumerate(clip_samples):
-            sample.set_metainfo(dict(img_id=10 * c + t))
+            sample.set_metainfo(dict(img_id=10 * c + t, clip_pos=t))
     out = pre(dict(inputs=clips, data_samples=samples), False)
     assert out["inputs"].shape == (6, 3, 4, 4)
     assert out["inputs"][:, 1, 0, 0].tolist() == [0, 0, 0, 1, 1, 1]
     assert out["inputs"][:, 0, 0, 0].tolist() == [0, 1, 2, 1, 2, 3]
     assert [s.clip_len for s in out["data_samples"]] == [3] * 6
     assert [s.img_id for s in out["data_samples"]] == [0, 1, 2, 10, 11, 12]
+
+
+def test_clip_batches_from_pseudo_collate_stay_clip_major() -> None:
+    pre = PanopticDataPreprocessor(
+        mean=[0, 0, 0], std=[1, 1, 1], bgr_to_rgb=False, pad_size_divisor=1
+    )
+    items = []
+    for c in range(2):
+        samples = [make_sample(4, 4) for _ in range(2)]
+        for t, sample in enumerate(samples):
+            sample.set_metainfo(dict(img_id=10 * c + t, clip_pos=t))
+        items.append(dict(inputs=torch.zeros(2, 3, 4, 4, dtype=torch.uint8), data_samples=samples))
+    batch = pseudo_collate(items)
+    assert [s.img_id for s in batch["data_samples"][0]] == [0, 10]  # frame-major
+    out = pre(batch, True)
+    assert [s.img_id for s in out["data_samples"]] == [0, 1, 10, 11]

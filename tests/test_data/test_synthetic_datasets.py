@@ -149,3 +149,35 @@ def test_synthetic_dataset_builds_from_config_and_names_bad_keys() -> None:
     assert dataset[2]["img"].shape == (48, 48, 3)
     with pytest.raises(TypeError, match="num_thingz"):
         SyntheticPanopticDataset(seed=0, num_images=1, img_size=48, num_thingz=(1, 2))
+
+
+@pytest.mark.parametrize("name", ["synthetic_panoptic", "synthetic_video"])
+def test_dataset_configs_feed_the_preprocessor(name: str) -> None:
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    from mmengine.runner import Runner
+
+    from panoptic.data import PanopticDataPreprocessor
+
+    cfg = Config.fromfile(Path(__file__).parents[2] / "configs/_base_/datasets" / f"{name}.py")
+    for key in ("train_dataloader", "val_dataloader"):
+        loader_cfg = cfg[key].to_dict()
+        loader_cfg["batch_size"] = 2
+        loader_cfg["dataset"]["img_size"] = 64
+        with DefaultScope.overwrite_default_scope("panoptic"):
+            loader = Runner.build_dataloader(loader_cfg)
+        batch = next(iter(loader))
+        pre = PanopticDataPreprocessor(
+            mean=[123.68, 116.78, 103.94],
+            std=[58.4, 57.12, 57.38],
+            bgr_to_rgb=True,
+            pad_size_divisor=32,
+        )
+        out = pre(batch, training=key == "train_dataloader")
+        clip_len = 2 if (name == "synthetic_video" and key == "train_dataloader") else 1
+        assert out["inputs"].shape == (2 * clip_len, 3, 160, 160)  # the pipeline resizes
+        assert len(out["data_samples"]) == 2 * clip_len
+        if clip_len == 2:
+            samples = out["data_samples"]
+            assert samples[0].video_id == samples[1].video_id
+            assert [s.clip_pos for s in samples] == [0, 1, 0, 1]

@@ -62,7 +62,8 @@ class PackPanopticInputs:
     """Pack a frame into ``dict(inputs=(3, H, W), data_samples=PanopticDataSample)``.
 
     A clip (``frames``) packs into ``inputs`` (T, 3, H, W) and a list of T data
-    samples. A uint8 image stays uint8; a float32 one (torch resize) stays
+    samples whose metainfo ``clip_pos`` gives their place in the clip (0 = key
+    frame). A uint8 image stays uint8; a float32 one (torch resize) stays
     float32; channels stay BGR (the data preprocessor converts).
 
     Args:
@@ -75,6 +76,8 @@ class PackPanopticInputs:
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
         if "frames" in results:
             packed = [pack_frame(frame, self.meta_keys) for frame in results["frames"]]
+            for pos, (_, sample) in enumerate(packed):
+                sample.set_metainfo(dict(clip_pos=pos))
             inputs = torch.stack([p[0] for p in packed])  # (T, 3, H, W)
             return dict(inputs=inputs, data_samples=[p[1] for p in packed])
         inputs, sample = pack_frame(results, self.meta_keys)
