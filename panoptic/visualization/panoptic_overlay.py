@@ -66,7 +66,7 @@ def draw_panoptic(
         (H * scale, W * scale, 3) uint8 BGR picture.
     """
     id_map = np.asarray(id_map)
-    image = np.clip(np.asarray(image_bgr, dtype=np.float32), 0, 255).astype(np.uint8)
+    image: np.ndarray = np.clip(np.asarray(image_bgr, dtype=np.float32), 0, 255).astype(np.uint8)
     if image.shape[:2] != id_map.shape:
         raise ValueError(f"image {image.shape[:2]} and id map {id_map.shape} differ in size")
     if scale != 1.0:

@@ -114,7 +114,9 @@ class SyntheticConfig:
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> SyntheticConfig:
         """Build from config values, turning lists (as configs write them) into tuples."""
-        fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+        fixed: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()
+        }
         if isinstance(fixed.get("img_size"), int):
             fixed["img_size"] = (fixed["img_size"], fixed["img_size"])
         return cls(**fixed)

@@ -33,8 +33,8 @@ def masks_to_boxes(masks: np.ndarray) -> np.ndarray:
     Empty masks give zero boxes.
     """
     boxes = np.zeros((masks.shape[0], 4), dtype=np.float32)
-    rows_any = masks.any(axis=2)  # (N, H)
-    cols_any = masks.any(axis=1)  # (N, W)
+    rows_any = np.asarray(masks.any(axis=2))  # (N, H)
+    cols_any = np.asarray(masks.any(axis=1))  # (N, W)
     for k in range(masks.shape[0]):
         ys = np.flatnonzero(rows_any[k])
         xs = np.flatnonzero(cols_any[k])

@@ -83,7 +83,7 @@ class LoadPanopticAnnotations(PanopticTransform):
         self.num_warnings = 0
 
     def apply(self, results: dict[str, Any], params: None) -> dict[str, Any] | None:
-        path = results.get("seg_map_path")
+        path = str(results.get("seg_map_path", "<no seg_map_path>"))
         if "pan_id_map" in results:
             id_map = results.pop("pan_id_map").astype(np.int32)
         else:

@@ -32,8 +32,8 @@ class PhotoMetricDistortion(PanopticTransform):
         hue_delta: float = 18.0,
     ) -> None:
         self.brightness_delta = brightness_delta
-        self.contrast_range = tuple(contrast_range)
-        self.saturation_range = tuple(saturation_range)
+        self.contrast_range = (float(contrast_range[0]), float(contrast_range[1]))
+        self.saturation_range = (float(saturation_range[0]), float(saturation_range[1]))
         self.hue_delta = hue_delta
 
     def sample_params(self, results: dict[str, Any]) -> dict[str, float]:

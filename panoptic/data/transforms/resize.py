@@ -67,14 +67,14 @@ class Resize(PanopticTransform):
     ) -> None:
         if backend not in ("cv2", "torch"):
             raise ValueError(f"Resize backend must be 'cv2' or 'torch', got '{backend}'")
-        self.scale = (scale, scale) if isinstance(scale, int) else tuple(scale)
+        self.scale = (scale, scale) if isinstance(scale, int) else (int(scale[0]), int(scale[1]))
         self.keep_ratio = keep_ratio
         self.backend = backend
 
     def apply(self, results: dict[str, Any], params: None) -> dict[str, Any]:
         img = results["img"]
         old_shape = img.shape[:2]
-        height, width = target_size(*old_shape, self.scale, self.keep_ratio)
+        height, width = target_size(old_shape[0], old_shape[1], self.scale, self.keep_ratio)
         if self.backend == "torch":
             results["img"] = resize_image_torch(img, height, width)
         else:
