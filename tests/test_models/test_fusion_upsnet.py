@@ -308,3 +308,25 @@ def test_detections_under_the_score_threshold_are_left_out() -> None:
     # Without its instance the thing region is unknown: VOID.
     assert (dropped.id_map[1:5, 1:5] == 0).all()
     assert not any(s["isthing"] for s in dropped.segments)
+
+
+def test_channel_pruning_before_resizing_is_exact() -> None:
+    from panoptic.models.fusion.panoptic_output import channels_that_can_win, resize_logits
+
+    logits = torch.randn(12, 7, 9) * 2
+    logits[3] = -40.0  # below every other channel everywhere: pruned
+    logits[5] = OUTSIDE_LOGIT  # an empty instance channel: pruned
+    # Second at both corners of a cell but first between them: kept.
+    logits[7:10] = -20.0
+    logits[7, 0, 0], logits[7, 0, 1] = 10.0, 0.0
+    logits[8, 0, 0], logits[8, 0, 1] = 0.0, 10.0
+    logits[9, 0, 0], logits[9, 0, 1] = 6.0, 6.0
+    logits[:7, 0, :2] = -30.0
+    logits[10:, 0, :2] = -30.0
+    can_win = channels_that_can_win(logits)
+    assert not can_win[3] and not can_win[5] and can_win[9]
+    full = resize_logits(logits, (23, 31)).argmax(0)
+    kept = torch.nonzero(can_win).flatten()
+    pruned = kept[resize_logits(logits[kept], (23, 31)).argmax(0)]
+    assert pruned.equal(full)
+    assert (full == 9).any()

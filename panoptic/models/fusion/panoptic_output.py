@@ -23,28 +23,73 @@ from mmengine.structures import BaseDataElement
 from torch import Tensor
 
 
-def resize_to_original(
-    logits: Tensor, img_shape: Sequence[int], stride: float, ori_shape: Sequence[int]
-) -> Tensor:
-    """Crops the padding off logit maps and resizes them bilinearly to the original image.
+def crop_to_image(logits: Tensor, img_shape: Sequence[int], stride: float) -> Tensor:
+    """Crops the batch padding off logit maps.
 
     Args:
         logits: (C, H, W) maps on the logit grid of the padded input.
         img_shape: (h, w) of the resized, unpadded image inside the padded input.
         stride: input pixels per logit pixel.
+
+    Returns:
+        (C, ceil(h / stride), ceil(w / stride)) view (at most (C, H, W)).
+    """
+    h = min(math.ceil(img_shape[0] / stride), logits.shape[-2])
+    w = min(math.ceil(img_shape[1] / stride), logits.shape[-1])
+    return logits[:, :h, :w]
+
+
+def resize_logits(logits: Tensor, ori_shape: Sequence[int]) -> Tensor:
+    """Bilinear (``align_corners=False``) resizing of logit maps to the original image.
+
+    Args:
+        logits: (C, h, w) maps covering exactly the image.
         ori_shape: (H0, W0) of the original image.
 
     Returns:
         (C, H0, W0) float maps (channels-last in memory: bilinear resizing of many
         channels is several times faster that way on the CPU).
     """
-    h = min(math.ceil(img_shape[0] / stride), logits.shape[-2])
-    w = min(math.ceil(img_shape[1] / stride), logits.shape[-1])
-    crop = logits[None, :, :h, :w].contiguous(memory_format=torch.channels_last)  # (1, C, h, w)
     size = (int(ori_shape[0]), int(ori_shape[1]))
     if logits.shape[0] == 0:
         return logits.new_zeros((0, *size))
+    crop = logits[None].contiguous(memory_format=torch.channels_last)  # (1, C, h, w)
     return F.interpolate(crop, size=size, mode="bilinear", align_corners=False)[0]
+
+
+def resize_to_original(
+    logits: Tensor, img_shape: Sequence[int], stride: float, ori_shape: Sequence[int]
+) -> Tensor:
+    """:func:`crop_to_image` then :func:`resize_logits`: (C, H, W) -> (C, H0, W0)."""
+    return resize_logits(crop_to_image(logits, img_shape, stride), ori_shape)
+
+
+def channels_that_can_win(logits: Tensor) -> Tensor:
+    """Channels that can be the argmax somewhere after bilinear resizing (exact test).
+
+    A bilinearly resized value is a convex combination of the four grid values
+    around it, so channel c cannot win anywhere inside a grid cell when some
+    channel's smallest value on the cell's corners is above c's largest; c is
+    dropped when that holds for every cell. Stuff classes absent from the image
+    and instances hidden by others fall out, and the resize then handles only
+    the channels that matter.
+
+    Args:
+        logits: (C, h, w) maps covering the image.
+
+    Returns:
+        (C,) bool.
+    """
+    C = logits.shape[0]
+    if C <= 1:
+        return torch.ones(C, dtype=torch.bool, device=logits.device)
+    # Replicate the last row and column: resizing clamps at the border, so border
+    # pixels interpolate within degenerate cells.
+    padded = F.pad(logits[None].float(), (0, 1, 0, 1), mode="replicate")  # (1, C, h+1, w+1)
+    cell_max = F.max_pool2d(padded, 2, stride=1)[0]  # (C, h, w)
+    cell_min = -F.max_pool2d(-padded, 2, stride=1)[0]  # (C, h, w)
+    best_min = cell_min.amax(dim=0)  # (h, w)
+    return (cell_max >= best_min).flatten(1).any(dim=1)
 
 
 def segment_boxes(segment_map: Tensor, num_segments: int) -> Tensor:

@@ -42,9 +42,11 @@ from mmengine.structures import BaseDataElement
 from torch import Tensor
 
 from panoptic.models.fusion.panoptic_output import (
+    channels_that_can_win,
     clip_boxes_to_images,
+    crop_to_image,
     panoptic_from_channels,
-    resize_to_original,
+    resize_logits,
 )
 from panoptic.registry import MODELS
 from panoptic.structures import PanopticDataSample
@@ -279,8 +281,10 @@ def panoptic_channel_map(
     Returns:
         (H0, W0) int64 indices into ``channels``.
     """
-    resized = resize_to_original(pan_logits[channels], img_shape, stride, ori_shape)  # (K, H0, W0)
-    return resized.argmax(dim=0)
+    logits = crop_to_image(pan_logits[channels], img_shape, stride)  # (K, h, w)
+    candidates = torch.nonzero(channels_that_can_win(logits)).flatten()  # (K',)
+    resized = resize_logits(logits[candidates], ori_shape)  # (K', H0, W0)
+    return candidates[resized.argmax(dim=0)]
 
 
 @MODELS.register_module()
