@@ -32,11 +32,11 @@ from mmengine.evaluator import BaseMetric
 from tqdm import tqdm
 
 from panoptic.data.panoptic_io import load_json, read_panoptic_png
+from panoptic.evaluation.pq import PQAccumulator
 from panoptic.evaluation.stq import STQStats
 from panoptic.evaluation.vpq import (
     PAIR_SHIFT,
     FrameStats,
-    PQStats,
     accumulate_video,
     count_id_switches,
     frame_stats,
@@ -62,7 +62,7 @@ class VideoFrameFiles:
 class VideoScores:
     """VPQ accumulators per window length and the STQ accumulator."""
 
-    vpq: dict[int, PQStats]
+    vpq: dict[int, PQAccumulator]
     stq: STQStats
     id_switches: int = 0
 
@@ -70,7 +70,9 @@ class VideoScores:
     def empty(
         cls, categories: Sequence[Mapping[str, Any]], window_lengths: Sequence[int]
     ) -> VideoScores:
-        return cls({length: PQStats(categories) for length in window_lengths}, STQStats(categories))
+        return cls(
+            {length: PQAccumulator(categories) for length in window_lengths}, STQStats(categories)
+        )
 
     def add_video(self, video_id: Hashable, frames: Sequence[FrameStats]) -> None:
         """Score one whole video given its annotated frames in order."""

@@ -34,8 +34,14 @@ from typing import Any
 
 import numpy as np
 
+from panoptic.evaluation.pq import (
+    ImagePQ,
+    PQAccumulator,
+    false_positive_is_ignored,
+    match_segments,
+)
+
 VOID_ID = 0
-_MATCH_IOU = 0.5
 PAIR_SHIFT = 24  # panoptic ids are below 256^3 = 2^24
 _CATEGORY_BITS = 20  # category ids are below 2^20
 
@@ -203,33 +209,32 @@ def window_stats(frames: Sequence[FrameStats]) -> FrameStats:
     return FrameStats(gt_ids, gt_categories, gt_crowd, pred_ids, pred_categories, counts)
 
 
-def match_segments(stats: FrameStats) -> tuple[np.ndarray, np.ndarray]:
-    """panopticapi's matches: same category, non-crowd ground truth, IoU above 0.5.
+def match_tubes(stats: FrameStats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """panopticapi's matches of a frame or window (:func:`panoptic.evaluation.pq.match_segments`).
 
-    The union leaves out the prediction's pixels on VOID. IoU above 0.5 makes
-    every segment match at most one other.
+    Areas are the counted pixels of the tubes (the sum over the window's frames).
 
     Args:
         stats: a frame's or a window's pixel-count table.
 
     Returns:
-        ``matches`` (G, P) bool and ``iou`` (G, P) float64.
+        Ground-truth indices (M,), predicted indices (M,) and IoUs (M,) of the matches.
     """
     counts = stats.counts
-    intersection = counts[1:, 1:]  # (G, P)
-    gt_area = counts[1:].sum(axis=1)  # (G,)
-    pred_area = counts[:, 1:].sum(axis=0)  # (P,)
-    pred_on_void = counts[0, 1:]  # (P,)
-    same_category = stats.gt_categories[:, None] == stats.pred_categories[None, :]  # (G, P)
-    union = gt_area[:, None] + pred_area[None, :] - intersection - pred_on_void[None, :]
-    iou = intersection / np.maximum(union, 1)
-    matches = (~stats.gt_crowd)[:, None] & same_category & (iou > _MATCH_IOU)  # (G, P)
-    return matches, iou
+    return match_segments(
+        counts[1:, 1:],
+        counts[0, 1:],
+        counts[1:].sum(axis=1),
+        counts[:, 1:].sum(axis=0),
+        stats.gt_categories,
+        stats.pred_categories,
+        stats.gt_crowd,
+    )
 
 
 def count_id_switches(frames: Sequence[FrameStats]) -> int:
     """Identity switches of one video: a ground-truth segment matched (per frame,
-    :func:`match_segments`) to another predicted (id, category) than at its last match.
+    :func:`match_tubes`) to another predicted (id, category) than at its last match.
 
     Args:
         frames: the video's annotated frames in order.
@@ -240,8 +245,8 @@ def count_id_switches(frames: Sequence[FrameStats]) -> int:
     last_match: dict[int, tuple[int, int]] = {}
     switches = 0
     for stats in frames:
-        matches, _ = match_segments(stats)
-        for g, p in zip(*np.nonzero(matches), strict=True):
+        gt_index, pred_index, _ = match_tubes(stats)
+        for g, p in zip(gt_index.tolist(), pred_index.tolist(), strict=True):
             gt_id = int(stats.gt_ids[g])
             pred_id = (int(stats.pred_ids[p]), int(stats.pred_categories[p]))
             switches += int(last_match.get(gt_id, pred_id) != pred_id)
@@ -249,96 +254,38 @@ def count_id_switches(frames: Sequence[FrameStats]) -> int:
     return switches
 
 
-class PQStats:
-    """Per-category TP / FP / FN counts and summed IoU of matches.
+def tube_pq(stats: FrameStats) -> ImagePQ:
+    """TP / FP / FN of one frame or tube window under panopticapi's rules.
 
     Args:
-        categories: COCO panoptic category dicts (``id``, ``isthing``).
+        stats: the frame's or window's pixel-count table.
+
+    Returns:
+        Its counts, ready for :meth:`panoptic.evaluation.pq.PQAccumulator.add`.
     """
-
-    def __init__(self, categories: Sequence[Mapping[str, Any]]) -> None:
-        self.category_ids = np.array([int(c["id"]) for c in categories], dtype=np.int64)
-        self.isthing = np.array([bool(c.get("isthing", 0)) for c in categories], dtype=bool)
-        self._order = np.argsort(self.category_ids)
-        num = len(self.category_ids)
-        self.tp = np.zeros(num, dtype=np.int64)
-        self.fp = np.zeros(num, dtype=np.int64)
-        self.fn = np.zeros(num, dtype=np.int64)
-        self.iou = np.zeros(num, dtype=np.float64)
-
-    def index(self, category_ids: np.ndarray) -> np.ndarray:
-        """Positions of ``category_ids`` in the category list.
-
-        Raises:
-            KeyError: a category id is not in the list.
-        """
-        sorted_ids = self.category_ids[self._order]
-        pos = np.searchsorted(sorted_ids, category_ids).clip(max=max(len(sorted_ids) - 1, 0))
-        if len(category_ids) and (len(sorted_ids) == 0 or (sorted_ids[pos] != category_ids).any()):
-            unknown = sorted(set(category_ids.tolist()) - set(sorted_ids.tolist()))
-            raise KeyError(f"unknown category_id(s) {unknown}")
-        return self._order[pos]
-
-    def add(self, stats: FrameStats) -> None:
-        """Match one frame or tube window (panopticapi's rules) and pool its counts."""
-        counts = stats.counts
-        intersection = counts[1:, 1:]  # (G, P)
-        pred_area = counts[:, 1:].sum(axis=0)  # (P,)
-        pred_on_void = counts[0, 1:]  # (P,)
-        same_category = stats.gt_categories[:, None] == stats.pred_categories[None, :]  # (G, P)
-        matches, iou = match_segments(stats)
-        gt_index = self.index(stats.gt_categories)
-        pred_index = self.index(stats.pred_categories)
-        match_rows, match_cols = np.nonzero(matches)
-        np.add.at(self.tp, gt_index[match_rows], 1)
-        np.add.at(self.iou, gt_index[match_rows], iou[match_rows, match_cols])
-        gt_matched = matches.any(axis=1)
-        missed = ~gt_matched & ~stats.gt_crowd
-        np.add.at(self.fn, gt_index[missed], 1)
-        crowd_same = stats.gt_crowd[:, None] & same_category  # (G, P)
-        ignored = pred_on_void + (intersection * crowd_same).sum(axis=0)  # (P,)
-        unmatched = ~matches.any(axis=0) & (ignored <= _MATCH_IOU * pred_area)
-        np.add.at(self.fp, pred_index[unmatched], 1)
-
-    def merge(self, other: PQStats) -> None:
-        """Add another accumulator over the same categories into this one."""
-        self.tp += other.tp
-        self.fp += other.fp
-        self.fn += other.fn
-        self.iou += other.iou
-
-    def summary(self) -> dict[str, dict[str, float]]:
-        """PQ, SQ, RQ (fractions) and category count for All, Things and Stuff.
-
-        Categories never seen (no TP, FP or FN) are left out of the averages, as
-        in panopticapi; a group with no category seen reports zeros and ``n = 0``.
-        """
-        seen = (self.tp + self.fp + self.fn) > 0
-        denom = np.maximum(self.tp + 0.5 * self.fp + 0.5 * self.fn, 1e-12)
-        pq = self.iou / denom
-        sq = self.iou / np.maximum(self.tp, 1)
-        rq = self.tp / denom
-        out: dict[str, dict[str, float]] = {}
-        for group, keep in (("All", seen), ("Things", seen & self.isthing)):
-            out[group] = _average(pq, sq, rq, keep)
-        out["Stuff"] = _average(pq, sq, rq, seen & ~self.isthing)
-        return out
-
-
-def _average(pq: np.ndarray, sq: np.ndarray, rq: np.ndarray, keep: np.ndarray) -> dict[str, float]:
-    n = int(keep.sum())
-    if n == 0:
-        return {"pq": 0.0, "sq": 0.0, "rq": 0.0, "n": 0}
-    return {
-        "pq": float(pq[keep].mean()),
-        "sq": float(sq[keep].mean()),
-        "rq": float(rq[keep].mean()),
-        "n": n,
-    }
+    counts = stats.counts
+    gt_index, pred_index, iou = match_tubes(stats)
+    gt_matched = np.zeros(len(stats.gt_ids), dtype=bool)
+    gt_matched[gt_index] = True
+    pred_matched = np.zeros(len(stats.pred_ids), dtype=bool)
+    pred_matched[pred_index] = True
+    crowd_same = stats.gt_crowd[:, None] & (
+        stats.gt_categories[:, None] == stats.pred_categories[None, :]
+    )  # (G, P)
+    on_void_and_crowd = counts[0, 1:] + (counts[1:, 1:] * crowd_same).sum(axis=0)  # (P,)
+    ignored = false_positive_is_ignored(on_void_and_crowd, counts[:, 1:].sum(axis=0))
+    return ImagePQ(
+        tp_categories=stats.gt_categories[gt_index],
+        tp_ious=iou,
+        fn_categories=stats.gt_categories[~gt_matched & ~stats.gt_crowd],
+        fp_categories=stats.pred_categories[~pred_matched & ~ignored],
+    )
 
 
 def accumulate_video(
-    frames: Sequence[FrameStats], window_lengths: Sequence[int], stats: Mapping[int, PQStats]
+    frames: Sequence[FrameStats],
+    window_lengths: Sequence[int],
+    stats: Mapping[int, PQAccumulator],
 ) -> None:
     """Pool every sliding window of one video into ``stats[window length]``.
 
@@ -349,10 +296,10 @@ def accumulate_video(
     """
     for length in window_lengths:
         for start in range(len(frames) - length + 1):
-            stats[length].add(window_stats(frames[start : start + length]))
+            stats[length].add(tube_pq(window_stats(frames[start : start + length])))
 
 
-def vpq_summary(stats: Mapping[int, PQStats], frame_gap: int) -> dict[str, Any]:
+def vpq_summary(stats: Mapping[int, PQAccumulator], frame_gap: int) -> dict[str, Any]:
     """VPQ results keyed ``k{(L - 1) * frame_gap}`` plus their ``mean``.
 
     Args:
@@ -361,11 +308,16 @@ def vpq_summary(stats: Mapping[int, PQStats], frame_gap: int) -> dict[str, Any]:
 
     Returns:
         ``{"k0": {"All": {pq, sq, rq, n}, "Things": ..., "Stuff": ...}, ...,
-        "mean": {"All": pq, "Things": pq, "Stuff": pq}}`` with fractions.
+        "mean": {"All": pq, "Things": pq, "Stuff": pq}}`` with fractions; a group
+        without any category seen reports zeros and ``n = 0``.
     """
     out: dict[str, Any] = {}
+    empty = {"pq": 0.0, "sq": 0.0, "rq": 0.0, "n": 0}
     for length in sorted(stats):
-        out[f"k{(length - 1) * frame_gap}"] = stats[length].summary()
+        results = stats[length].results()
+        out[f"k{(length - 1) * frame_gap}"] = {
+            group: dict(results.get(group, empty)) for group in ("All", "Things", "Stuff")
+        }
     keys = list(out)
     out["mean"] = {
         group: float(np.mean([out[k][group]["pq"] for k in keys])) if keys else 0.0

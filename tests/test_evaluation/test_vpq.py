@@ -10,8 +10,9 @@ import pytest
 from panopticapi.evaluation import pq_compute_single_core
 
 from panoptic.data.panoptic_io import write_panoptic_png
+from panoptic.evaluation.pq import PQAccumulator
 from panoptic.evaluation.video_metric import VideoPanopticMetric, evaluate_video_panoptic
-from panoptic.evaluation.vpq import PQStats, accumulate_video, frame_stats, vpq_summary
+from panoptic.evaluation.vpq import accumulate_video, frame_stats, vpq_summary
 
 CATEGORIES = [
     {"id": 1, "name": "car", "isthing": 1, "color": [0, 0, 142]},
@@ -25,7 +26,7 @@ def _segs(spec: dict[int, int], crowd: tuple[int, ...] = ()) -> list[dict]:
 
 
 def _vpq(frames: list, lengths: tuple[int, ...] = (1, 2), gap: int = 5) -> dict:
-    stats = {length: PQStats(CATEGORIES) for length in lengths}
+    stats = {length: PQAccumulator(CATEGORIES) for length in lengths}
     accumulate_video(frames, lengths, stats)
     return vpq_summary(stats, gap)
 
@@ -160,7 +161,7 @@ def test_windows_match_panopticapi_on_concatenated_frames(tmp_path: Path, length
     windows = [v[s : s + length] for v in videos for s in range(len(v) - length + 1)]
     expected = _panopticapi_pq(tmp_path, windows)
     cats = [{"id": c, "isthing": int(c < 3)} for c in (1, 2, 3, 4)]
-    stats = {length: PQStats(cats)}
+    stats = {length: PQAccumulator(cats)}
     for video in videos:
         accumulate_video([frame_stats(*f) for f in video], (length,), stats)
     got = vpq_summary(stats, 5)[f"k{(length - 1) * 5}"]
@@ -175,10 +176,10 @@ def test_windows_match_panopticapi_on_concatenated_frames(tmp_path: Path, length
 
 def _single_frame_pq(videos: list[list[tuple]]) -> float:
     cats = [{"id": c, "isthing": int(c < 3)} for c in (1, 2, 3, 4)]
-    stats = {1: PQStats(cats)}
+    stats = {1: PQAccumulator(cats)}
     for video in videos:
         accumulate_video([frame_stats(*f) for f in video], (1,), stats)
-    return stats[1].summary()["All"]["pq"]
+    return stats[1].results()["All"]["pq"]
 
 
 def _flat(tree: dict, prefix: str = "") -> dict[str, float]:
