@@ -70,9 +70,8 @@ class VideoScores:
     def empty(
         cls, categories: Sequence[Mapping[str, Any]], window_lengths: Sequence[int]
     ) -> VideoScores:
-        return cls(
-            {length: PQAccumulator(categories) for length in window_lengths}, STQStats(categories)
-        )
+        vpq = {length: PQAccumulator([dict(c) for c in categories]) for length in window_lengths}
+        return cls(vpq, STQStats(categories))
 
     def add_video(self, video_id: Hashable, frames: Sequence[FrameStats]) -> None:
         """Score one whole video given its annotated frames in order."""
