@@ -166,7 +166,12 @@ def check_panoptic_dataset(
         if image_id in annotated:
             report.add("error", "duplicate_annotation", where, f"image {image_id} annotated twice")
         annotated.add(image_id)
-        segments = ann.get("segments_info", [])
+        segments = []
+        for seg in ann.get("segments_info", []):
+            if "id" in seg and "category_id" in seg:
+                segments.append(seg)
+            else:
+                report.add("error", "json_structure", where, f"segment lacks id/category_id: {seg}")
         seg_ids_total += len(segments)
         if not segments:
             report.add("error", "empty_image", where, "segments_info is empty")

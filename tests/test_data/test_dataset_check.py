@@ -79,6 +79,10 @@ def missing_png(data: dict, root: Path) -> None:
     (root / "panoptic" / "val" / data["annotations"][0]["file_name"]).unlink()
 
 
+def segment_without_category(data: dict, root: Path) -> None:
+    del first_thing(data)["category_id"]
+
+
 def broken_image(data: dict, root: Path) -> None:
     (root / "images" / "val" / data["images"][0]["file_name"]).write_bytes(b"garbage")
 
@@ -95,6 +99,7 @@ CORRUPTIONS: list[tuple[Callable[[dict, Path], None], str]] = [
     (image_without_annotation, "empty_image"),
     (missing_png, "bad_png"),
     (broken_image, "bad_image"),
+    (segment_without_category, "json_structure"),
 ]
 
 
