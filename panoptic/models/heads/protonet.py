@@ -40,6 +40,12 @@ class Protonet(nn.Module):
         self.upsampled_conv = nn.Conv2d(channels, channels, kernel_size=3, padding=1)
         self.proto_conv = nn.Conv2d(channels, num_prototypes, kernel_size=1)
 
+        # The authors' initialisation of every conv outside the backbone.
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+
     def forward(self, p3: Tensor) -> Tensor:
         """Compute prototypes.
 

@@ -114,6 +114,12 @@ class YolactHead(nn.Module):
             feat_channels, self.num_anchors * num_prototypes, kernel_size=3, padding=1
         )
         self.semantic_conv = nn.Conv2d(in_channels, num_classes, 1) if semantic_aux else None
+
+        # The authors' initialisation of every conv outside the backbone.
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
         self.pos_iou_thresh = pos_iou_thresh
         self.neg_iou_thresh = neg_iou_thresh
         self.crowd_iou_thresh = crowd_iou_thresh

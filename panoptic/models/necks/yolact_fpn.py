@@ -52,6 +52,12 @@ class YolactFPN(nn.Module):
             for _ in range(num_extra_levels)
         )
 
+        # The authors' initialisation of every conv outside the backbone.
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+
     def forward(self, features: dict[str, Tensor]) -> dict[str, Tensor]:
         """Build the pyramid.
 
