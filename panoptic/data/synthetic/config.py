@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from panoptic.data.categories import category_metainfo
+from panoptic.data.synthetic.shapes import SHAPES
+from panoptic.data.synthetic.stuff import TEXTURES
 
 # Fixed colours (RGB) per class name, used for the category ``color``; other
 # names fall back to a hashed colour.
@@ -76,9 +78,6 @@ class SyntheticConfig:
     num_leaving: tuple[int, int] = (1, 2)
 
     def __post_init__(self) -> None:
-        from panoptic.data.synthetic.shapes import SHAPES
-        from panoptic.data.synthetic.stuff import TEXTURES
-
         for name in self.thing_classes:
             if name not in SHAPES:
                 raise ValueError(f"unknown thing class '{name}'; known: {sorted(SHAPES)}")

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+# Shapes: N instances, T frames, H/W height/width.
+
 INSTANCE_KEYS = ("gt_masks", "gt_boxes", "gt_labels", "gt_iscrowd", "gt_instance_ids")
 
 

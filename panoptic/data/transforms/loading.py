@@ -12,6 +12,8 @@ from panoptic.data.transforms.geometry import masks_to_boxes
 from panoptic.data.transforms.panoptic_transform import PanopticTransform
 from panoptic.registry import TRANSFORMS
 
+# Shapes: N instances, T frames, H/W height/width.
+
 SEGMENT_KEYS = ("id", "category_id", "isthing", "iscrowd", "area", "bbox")
 
 

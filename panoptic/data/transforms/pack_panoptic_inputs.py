@@ -11,6 +11,8 @@ from mmengine.structures import BaseDataElement, InstanceData, PixelData
 from panoptic.registry import TRANSFORMS
 from panoptic.structures.panoptic_data_sample import PanopticDataSample
 
+# Shapes: N instances, T frames, H/W height/width.
+
 META_KEYS = (
     "img_id",
     "img_path",

@@ -13,6 +13,8 @@ from panoptic.data.transforms.geometry import refresh_instances, resize_nearest
 from panoptic.data.transforms.panoptic_transform import PanopticTransform
 from panoptic.registry import TRANSFORMS
 
+# Shapes: N instances, T frames, H/W height/width.
+
 MAP_KEYS = ("gt_masks", "gt_sem_seg", "gt_pan_id_map")
 
 
