@@ -110,7 +110,8 @@ def test_fixed_square_resize_with_torch_backend_keeps_gt_at_original_size(
     out = dataset[1]
     sample = out["data_samples"]
     assert out["inputs"].dtype == torch.float32 and out["inputs"].shape == (3, 550, 550)
-    img = torch.from_numpy(raw["img"]).permute(2, 0, 1)[None].float()
+    # The authors' FastBaseTransform: float (1, H, W, 3) -> contiguous (1, 3, H, W).
+    img = torch.from_numpy(raw["img"]).float()[None].permute(0, 3, 1, 2).contiguous()
     expected = F.interpolate(img, (550, 550), mode="bilinear", align_corners=False)[0]
     torch.testing.assert_close(out["inputs"], expected, rtol=0, atol=0)
     assert sample.ori_shape == (360, 640) and sample.img_shape == (550, 550)

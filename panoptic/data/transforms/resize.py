@@ -42,7 +42,7 @@ def resize_image_torch(img: np.ndarray, height: int, width: int) -> np.ndarray:
         (height, width, 3) float32.
     """
     tensor = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))
-    tensor = tensor.permute(2, 0, 1)[None]  # (1, 3, H, W)
+    tensor = tensor.permute(2, 0, 1)[None].contiguous()  # (1, 3, H, W), as the authors lay it out
     out = F.interpolate(tensor, (height, width), mode="bilinear", align_corners=False)
     return out[0].permute(1, 2, 0).contiguous().numpy()  # (height, width, 3)
 
