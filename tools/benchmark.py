@@ -5,7 +5,8 @@ Example (the authors' ResNet-50 at 550 px, bfloat16 on the CPU, 20 runs):
         --checkpoint yolact_r50.pth --precision bf16 --repeat 20
 
 Prints the median (and best) seconds of each stage (preprocess, backbone, FPN,
-protonet, head, NMS, assembly, total), the network's FLOPs (torch's flop counter),
+protonet, head, NMS, assembly, and for panoptic models the semantic head and the
+panoptic fusion, total), the network's FLOPs (torch's flop counter),
 the machine's measured matmul throughput in the chosen precision, and the
 efficiency FLOPs / throughput / total time. With ``--precision bf16`` it also runs
 fp32 and reports how far the bf16 detections drift (matched box and mask IoU).
@@ -42,7 +43,8 @@ DEFAULT_IMAGE = (
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Time each stage of a YOLACT model (preprocess, backbone, FPN, protonet, "
-        "head, NMS, mask assembly) on one image, count its FLOPs and compare with the "
+        "head, NMS, mask assembly; semantic head and panoptic fusion for panoptic models) "
+        "on one image, count its FLOPs and compare with the "
         "machine's matmul throughput.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

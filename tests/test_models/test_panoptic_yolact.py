@@ -148,3 +148,21 @@ def test_heuristic_fusion_is_a_drop_in_panoptic_head() -> None:
     segments = result[0].pred_panoptic.segments
     assert any(s["isthing"] for s in segments)
     assert (result[0].pred_panoptic.id_map > 0).sum().item() == sum(s["area"] for s in segments)
+
+
+def test_benchmark_times_the_semantic_and_panoptic_stages() -> None:
+    from panoptic.apis import init_model
+    from panoptic.benchmarking import prepare_model, run_stages
+
+    leaf = CONFIG.parents[2] / "panoptic/yolact_upsnet_r18_synthetic.py"
+    model = init_model(
+        leaf,
+        cfg_options={
+            "model.instance_head.conf_thresh": 0.0,
+            "model.panoptic_head.score_thresh": 0.0,
+        },
+    )
+    image = torch.randint(0, 256, (120, 150, 3), dtype=torch.uint8).numpy()
+    result = run_stages(prepare_model(model, "fp32"), image, "fp32", repeat=1, warmup=0)
+    assert result.times["semantic"][0] > 0 and result.times["panoptic"][0] > 0
+    assert result.times["panoptic"][0] < result.times["total"][0]
