@@ -13,7 +13,7 @@ default_hooks = dict(
         interval=1000,
         by_epoch=False,
         max_keep_ckpts=2,
-        save_best="coco_panoptic/PQ",
+        save_best="panoptic/PQ",
         rule="greater",
     ),
     sampler_seed=dict(type="DistSamplerSeedHook"),

@@ -84,7 +84,7 @@ class EngineTestModel(BaseModel):
 
 @METRICS.register_module(force=True)
 class EngineTestMetric(BaseMetric):
-    default_prefix = "coco_panoptic"
+    default_prefix = "panoptic"
 
     def process(self, data_batch, data_samples):
         for sample in data_samples:
@@ -155,7 +155,7 @@ def tiny_config_text(
                 interval={checkpoint_interval},
                 by_epoch=False,
                 max_keep_ckpts=2,
-                save_best="coco_panoptic/PQ",
+                save_best="panoptic/PQ",
                 rule="greater",
             ),
             logger=dict(type="LoggerHook", interval=1),

@@ -20,7 +20,7 @@ def test_latest_and_best_are_kept_and_pointer_is_last(
     (work_dir / ".iter_99.pth.tmp").write_bytes(b"torn")  # left by a killed save
     train_in_process("run", tiny_config(max_iters=6, checkpoint_interval=2, val_interval=2))
     names = sorted(p.name for p in work_dir.iterdir() if p.suffix in (".pth", ".tmp"))
-    best = [n for n in names if n.startswith("best_coco_panoptic_PQ_iter_")]
+    best = [n for n in names if n.startswith("best_panoptic_PQ_iter_")]
     assert len(best) == 1
     assert sorted(set(names) - set(best)) == ["iter_4.pth", "iter_6.pth"]
     assert (work_dir / "last_checkpoint").read_text() == str(work_dir / "iter_6.pth")

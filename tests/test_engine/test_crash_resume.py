@@ -35,7 +35,7 @@ def test_sigkill_then_resume_finishes_like_an_uninterrupted_run(
 ) -> None:
     config = tmp_path / "tiny.py"
     config.write_text(
-        tiny_config(max_iters=30, checkpoint_interval=5, val_interval=10, model_args="sleep_s=0.05")
+        tiny_config(max_iters=30, checkpoint_interval=5, val_interval=10, model_args="sleep_s=0.1")
     )
     killed_dir = tmp_path / "killed"
     process = subprocess.Popen(
