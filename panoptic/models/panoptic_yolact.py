@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from mmengine.structures import InstanceData
+from mmengine.structures import BaseDataElement, InstanceData
 from torch import Tensor
 
 from panoptic.models.heads.semantic_head import sample_label_map
@@ -209,7 +209,7 @@ class PanopticYolact(Yolact):
 
     def predict_panoptic(
         self, outputs: dict[str, Tensor], data_samples: list[PanopticDataSample]
-    ) -> list:
+    ) -> list[BaseDataElement]:
         """The panoptic stage alone: fuse ``pred_instances`` with the semantic logits.
 
         Args:
