@@ -131,3 +131,11 @@ def test_videos_keep_ids_and_things_enter_leave_and_occlude() -> None:
             np.where(stuff[0], frames[0].id_map, 0), np.where(stuff[-1], frames[-1].id_map, 0)
         )
     assert entering >= 6 and leaving >= 6 and occlusion_changes >= 3 and moved >= 6
+
+
+def test_video_frames_render_alone_as_in_the_whole_video() -> None:
+    whole = generate_video(CONFIG, 2, 4)
+    picked = generate_video(CONFIG, 2, 4, frame_indices=[5, 1])
+    assert frames_equal(picked[0], whole[5]) and frames_equal(picked[1], whole[1])
+    with pytest.raises(IndexError, match="frame 8"):
+        generate_video(CONFIG, 2, 4, frame_indices=[8])

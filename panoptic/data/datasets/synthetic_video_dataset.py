@@ -85,27 +85,32 @@ class SyntheticVideoDataset(BaseDataset):
         super().full_init()
         self._videos = group_frames(self.data_list)
 
-    def _video(self, video_id: int) -> list[SyntheticFrame]:
-        # Consecutive items come from the same video; keep the last two rendered.
+    def _sequential_frame(self, video_id: int, frame_index: int) -> SyntheticFrame:
+        # Evaluation walks the videos in order: render each whole video once and
+        # keep the last two.
         if video_id not in self._cache:
             if len(self._cache) >= 2:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[video_id] = generate_video(self.config, self.seed, video_id)
-        return self._cache[video_id]
+        return self._cache[video_id][frame_index]
 
-    def frame_info(self, idx: int) -> dict[str, Any]:
-        """The data info of one frame, pixels included."""
-        info = BaseDataset.get_data_info(self, idx)
-        frame = self._video(info["video_id"])[info["frame_index"]]
+    def _describe(self, info: dict[str, Any], frame: SyntheticFrame) -> dict[str, Any]:
         stem = f"{info['video_id']:04d}_{info['frame_index']:04d}"
         return frame_data_info(frame, self.metainfo, info, stem)
 
     def get_data_info(self, idx: int) -> dict[str, Any]:
-        """A frame (evaluation) or a clip with key frame ``idx`` (training)."""
-        key = self.frame_info(idx)
+        """A frame (evaluation) or a clip with key frame ``idx`` (training).
+
+        A training clip renders only its own frames.
+        """
+        key = BaseDataset.get_data_info(self, idx)
         if self.test_mode:
-            return key
+            return self._describe(key, self._sequential_frame(key["video_id"], key["frame_index"]))
         refs = sample_reference_frames(
             self._videos[key["video_id"]], idx, self.ref_range, self.num_ref_frames
         )
-        return clip_info([key] + [self.frame_info(r) for r in refs], idx)
+        infos = [key] + [BaseDataset.get_data_info(self, r) for r in refs]
+        frames = generate_video(
+            self.config, self.seed, key["video_id"], [info["frame_index"] for info in infos]
+        )
+        return clip_info([self._describe(i, f) for i, f in zip(infos, frames)], idx)

@@ -7,6 +7,7 @@ drift and cross each other, so z-order produces changing occlusions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -20,6 +21,9 @@ from panoptic.data.synthetic.image_generator import (
 )
 from panoptic.data.synthetic.scene import SyntheticFrame, Thing, render_frame
 from panoptic.data.synthetic.stuff import stuff_layout, stuff_texture
+
+# The pixel noise of frame t comes from random stream FRAME_STREAM + t.
+FRAME_STREAM = 100
 
 
 @dataclass
@@ -120,17 +124,21 @@ def sample_motions(
     return placed, motions
 
 
-def generate_video(config: SyntheticConfig, seed: int, index: int) -> list[SyntheticFrame]:
+def generate_video(
+    config: SyntheticConfig, seed: int, index: int, frame_indices: Sequence[int] | None = None
+) -> list[SyntheticFrame]:
     """Render synthetic video ``index`` of the split drawn with ``seed``.
 
     Args:
         config: generator parameters (``num_frames``, motion ranges, ...).
         seed: split seed.
         index: video index inside the split.
+        frame_indices: render only these frames (each frame has its own noise
+            stream, so a frame is the same whether rendered alone or not).
 
     Returns:
-        ``config.num_frames`` frames in order; a thing's segment id is the same
-        in every frame it is visible in.
+        The frames in the order asked (default: all ``config.num_frames``); a
+        thing's segment id is the same in every frame it is visible in.
     """
     rng = sample_rng(seed, index, stream=1)
     height, width = config.img_size
@@ -151,14 +159,16 @@ def generate_video(config: SyntheticConfig, seed: int, index: int) -> list[Synth
 
     frames = []
     start = 0 if pan > 0 else travel - 1
-    for t in range(num_frames):
+    for t in range(num_frames) if frame_indices is None else frame_indices:
+        if not 0 <= t < num_frames:
+            raise IndexError(f"frame {t} outside a video of {num_frames} frames")
         offset = round(start + pan * t)
         moved = [thing_at(th, m, t) for th, m in zip(things, motions)]
         frame_voids = [poly - (offset, 0) for poly in voids]
         frames.append(
             render_frame(
                 config,
-                rng,
+                sample_rng(seed, index, stream=FRAME_STREAM + t),
                 labels[:, offset : offset + width],
                 stuff_img[:, offset : offset + width],
                 moved,
