@@ -4,7 +4,15 @@
 # (init_model converts them); the semantic head starts from scratch.
 _base_ = [
     "../_base_/models/yolact_upsnet_r50_fpn.py",
+    "../_base_/datasets/coco_panoptic.py",
     "../_base_/schedules/schedule_warmup_step.py",
     "../_base_/default_runtime.py",
 ]
 default_scope = "panoptic"
+
+# PQ of pred_panoptic and mask AP of pred_instances, each against the panoptic ground truth.
+val_evaluator = [
+    dict(type="CocoPanopticMetric"),
+    dict(type="CocoInstanceMetric", iou_types=["segm"]),
+]
+test_evaluator = val_evaluator
