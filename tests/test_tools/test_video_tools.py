@@ -53,6 +53,8 @@ model = dict(
                            std=[57.38, 57.12, 58.40], bgr_to_rgb=True, pad_size_divisor=1),
     instance_head=dict(prior_base_size=64, conf_thresh=0.0),
     panoptic_head=dict(score_thresh=0.0),
+    # Above 1.5, the most a class change can score: every track keeps its class.
+    tracker=dict(min_affinity=1.6),
 )
 """
     )
