@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from panoptic.apis import inference_video, init_model
 from panoptic.data.categories import category_metainfo
-from panoptic.data.panoptic_io import write_panoptic_png
+from panoptic.evaluation.video_metric import VideoPredictionWriter
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
@@ -185,19 +185,6 @@ def draw_tracks(
     return picture
 
 
-def _segment_info(seg: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": int(seg["id"]),
-        "category_id": int(seg["category_id"]),
-        "iscrowd": 0,
-        "isthing": int(bool(seg["isthing"])),
-        "area": int(seg["area"]),
-        "bbox": [int(v) for v in seg["bbox"]],
-        "score": float(seg["score"]),
-        "instance_id": int(seg["instance_id"]),
-    }
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Track through ``args.input`` and write everything to ``args.out``.
 
@@ -218,51 +205,35 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     out = Path(args.out)
     (out / "overlays").mkdir(parents=True, exist_ok=True)
-    images, annotations, gif_frames, tracks = [], [], [], set()
-    writer = None
+    writer = VideoPredictionWriter(out, meta["categories"])
+    gif_frames, tracks = [], set()
+    video_writer = None
     video_path = out / f"tracked.{args.animation}"
     frame_names = iter(names)
-    for index, (frame, result) in enumerate(
-        tqdm(
-            _with_frames(frames, model),
-            total=num_frames if num_frames > 0 else None,
-            desc="track",
-            unit="frame",
-        )
-    ):
+    progress = tqdm(
+        _with_frames(frames, model), total=num_frames or None, desc="track", unit="frame"
+    )
+    for index, (frame, result) in enumerate(progress):
         name = next(frame_names, f"frame_{index:06d}")
         id_map = result.pred_panoptic.id_map.cpu().numpy().astype(np.int32)
-        segments = [_segment_info(s) for s in result.pred_panoptic.segments]
+        segments = writer.add(index, name, 0, index, id_map, result.pred_panoptic.segments)[
+            "segments_info"
+        ]
         tracks.update(s["instance_id"] for s in segments if s["isthing"])
-        write_panoptic_png(out / "panoptic" / f"{name}.png", id_map)
-        images.append(
-            {
-                "id": index,
-                "file_name": f"{name}.jpg",
-                "height": id_map.shape[0],
-                "width": id_map.shape[1],
-                "video_id": 0,
-                "frame_index": index,
-            }
-        )
-        annotations.append(
-            {"image_id": index, "file_name": f"{name}.png", "segments_info": segments}
-        )
         overlay = draw_tracks(frame, id_map, segments, categories)
         cv2.imwrite(str(out / "overlays" / f"{name}.jpg"), overlay)
         if args.animation == "mp4":
-            if writer is None:
+            if video_writer is None:
                 fourcc = cv2.VideoWriter_fourcc(*"mp4v")
-                writer = cv2.VideoWriter(
-                    str(video_path), fourcc, args.fps, (overlay.shape[1], overlay.shape[0])
-                )
-            writer.write(overlay)
+                size = (overlay.shape[1], overlay.shape[0])
+                video_writer = cv2.VideoWriter(str(video_path), fourcc, args.fps, size)
+            video_writer.write(overlay)
         elif args.animation == "gif":
             gif_frames.append(Image.fromarray(overlay[..., ::-1]))
-    if not images:
+    if not writer.images:
         raise ValueError(f"no frames could be read from {args.input}")
-    if writer is not None:
-        writer.release()
+    if video_writer is not None:
+        video_writer.release()
     if gif_frames:
         gif_frames[0].save(
             video_path,
@@ -271,22 +242,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             duration=int(1000 / args.fps),
             loop=0,
         )
-    json_path = out / "panoptic.json"
-    json_path.write_text(
-        json.dumps(
-            {
-                "images": images,
-                "annotations": annotations,
-                "categories": meta["categories"],
-                "videos": [{"video_id": 0, "image_ids": [im["id"] for im in images]}],
-            }
-        )
-    )
+    json_path = writer.write_json()
     return dict(
-        num_frames=len(images),
+        num_frames=len(writer.images),
         num_tracks=len(tracks),
         panoptic_json=json_path,
-        panoptic_dir=out / "panoptic",
+        panoptic_dir=writer.png_dir,
         overlays=out / "overlays",
         animation=None if args.animation == "none" else video_path,
     )

@@ -9,6 +9,8 @@ Two drivers share the per-frame pixel-count tables of
 - :class:`VideoPanopticMetric` is the mmengine metric of video configs: it
   reduces each validation frame to its table as it arrives and scores the videos
   at the end.
+- :class:`VideoPredictionWriter` writes tracked predictions in the layout the
+  file evaluator reads (``tools/track.py`` and the demo use it).
 
 Video layout: frames are grouped into videos by a top-level ``videos`` list
 (``video_id``, ordered ``image_ids``) or by ``video_id`` and ``frame_index`` on
@@ -19,6 +21,7 @@ adding the two keys).
 from __future__ import annotations
 
 import contextlib
+import json
 import multiprocessing
 import sys
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
@@ -31,7 +34,7 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from tqdm import tqdm
 
-from panoptic.data.panoptic_io import load_json, read_panoptic_png
+from panoptic.data.panoptic_io import load_json, read_panoptic_png, write_panoptic_png
 from panoptic.evaluation.pq import PQAccumulator
 from panoptic.evaluation.stq import STQStats
 from panoptic.evaluation.vpq import (
@@ -291,6 +294,89 @@ def _job_map(workers: int) -> Iterator[Callable[..., Iterator[VideoScores]]]:
         return
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         yield pool.imap_unordered
+
+
+class VideoPredictionWriter:
+    """Tracked panoptic predictions on disk, in the layout :func:`evaluate_video_panoptic` reads.
+
+    Files: ``<out_dir>/panoptic/<stem>.png`` (ids as predicted: thing ids stay
+    constant along a track) and ``<out_dir>/panoptic.json`` with ``images``
+    (``video_id``, ``frame_index``), ``annotations`` (segments with
+    ``instance_id``), ``categories`` and ``videos``.
+
+    Args:
+        out_dir: output folder (created).
+        categories: COCO panoptic category dicts.
+    """
+
+    def __init__(self, out_dir: str | Path, categories: Sequence[Mapping[str, Any]]) -> None:
+        self.out_dir = Path(out_dir)
+        self.png_dir = self.out_dir / "panoptic"
+        self.json_path = self.out_dir / "panoptic.json"
+        self.png_dir.mkdir(parents=True, exist_ok=True)
+        self.categories = [dict(c) for c in categories]
+        self.images: list[dict[str, Any]] = []
+        self.annotations: list[dict[str, Any]] = []
+        self.videos: dict[Any, list[Any]] = {}
+
+    def add(
+        self,
+        image_id: Any,
+        stem: str,
+        video_id: Any,
+        frame_index: int,
+        id_map: np.ndarray,
+        segments: Sequence[Mapping[str, Any]],
+    ) -> dict[str, Any]:
+        """Write one frame's PNG and keep its records; returns its annotation."""
+        write_panoptic_png(self.png_dir / f"{stem}.png", id_map)
+        height, width = id_map.shape[-2:]
+        self.images.append(
+            dict(
+                id=image_id,
+                file_name=f"{stem}.jpg",
+                height=int(height),
+                width=int(width),
+                video_id=video_id,
+                frame_index=int(frame_index),
+            )
+        )
+        annotation = dict(
+            image_id=image_id,
+            file_name=f"{stem}.png",
+            segments_info=[_segment_record(seg) for seg in segments],
+        )
+        self.annotations.append(annotation)
+        self.videos.setdefault(video_id, []).append(image_id)
+        return annotation
+
+    def write_json(self) -> Path:
+        """Write ``panoptic.json``; returns its path."""
+        videos = [dict(video_id=vid, image_ids=ids) for vid, ids in self.videos.items()]
+        data = dict(
+            images=self.images,
+            annotations=self.annotations,
+            categories=self.categories,
+            videos=videos,
+        )
+        self.json_path.write_text(json.dumps(data))
+        return self.json_path
+
+
+def _segment_record(seg: Mapping[str, Any]) -> dict[str, Any]:
+    record: dict[str, Any] = dict(
+        id=int(seg["id"]),
+        category_id=int(seg["category_id"]),
+        iscrowd=0,
+        isthing=int(bool(seg.get("isthing", 0))),
+        area=int(seg.get("area", 0)),
+        instance_id=int(seg.get("instance_id", 0)),
+    )
+    if "bbox" in seg:
+        record["bbox"] = [int(v) for v in seg["bbox"]]
+    if "score" in seg:
+        record["score"] = float(seg["score"])
+    return record
 
 
 def _panoptic_fields(element: Any) -> tuple[np.ndarray, list[dict[str, Any]]]:
