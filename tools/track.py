@@ -10,8 +10,8 @@ Outputs in ``--out``:
                                          id; segments carry ``instance_id`` (track id).
                                          The JSON also lists ``images`` and ``videos``, so
                                          tools/eval_video.py reads it as --pred-json.
-  overlays/<frame>.jpg                   things tinted by track (one colour per track,
-                                         labelled "#id class"), stuff by category
+  overlays/<frame>.jpg                   segments by category (things shaded per track),
+                                         captioned "class #track score"
   tracked.gif | tracked.mp4              the overlays as an animation
 
 Example:
@@ -31,12 +31,12 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
 from panoptic.apis import inference_video, init_model
 from panoptic.data.categories import category_metainfo
 from panoptic.evaluation.video_metric import VideoPredictionWriter
+from panoptic.visualization import draw_panoptic, write_gif
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
@@ -144,47 +144,6 @@ def load_categories(
     return categories
 
 
-def track_color(track_id: int) -> tuple[int, int, int]:
-    """A bright BGR colour per track id (golden-ratio hues)."""
-    hue = int((track_id * 0.618033988749895 % 1.0) * 179)
-    hsv = np.array([[[hue, 220, 255]]], dtype=np.uint8)
-    return tuple(int(c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0])
-
-
-def draw_tracks(
-    image_bgr: np.ndarray,
-    id_map: np.ndarray,
-    segments: Sequence[dict[str, Any]],
-    categories: dict[int, dict[str, Any]],
-    alpha: float = 0.5,
-) -> np.ndarray:
-    """The frame with things tinted per track and stuff per category, labelled."""
-    canvas = image_bgr.astype(np.float32)
-    for seg in segments:
-        mask = id_map == seg["id"]
-        if seg["isthing"]:
-            color = np.array(track_color(seg["instance_id"]), np.float32)
-        else:
-            r, g, b = categories[seg["category_id"]]["color"]
-            color = np.array([b, g, r], np.float32)
-        canvas[mask] = (1 - alpha) * canvas[mask] + alpha * color
-    picture = canvas.clip(0, 255).astype(np.uint8)
-    edges = np.zeros(id_map.shape, dtype=bool)
-    edges[:, 1:] |= id_map[:, 1:] != id_map[:, :-1]
-    edges[1:, :] |= id_map[1:, :] != id_map[:-1, :]
-    picture[edges] = (255, 255, 255)
-    scale = max(0.35, min(image_bgr.shape[:2]) / 900)
-    for seg in segments:
-        if not seg["isthing"]:
-            continue
-        text = f"#{seg['instance_id']} {categories[seg['category_id']]['name']}"
-        x, y, _, h = seg["bbox"]
-        org = (int(x + 2), int(y + min(h, 12 * scale + 8)))
-        cv2.putText(picture, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3)
-        cv2.putText(picture, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1)
-    return picture
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Track through ``args.input`` and write everything to ``args.out``.
 
@@ -201,7 +160,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         load_categories(checkpoint, args.categories, head.num_thing_classes, head.num_stuff_classes)
     )
     model.dataset_meta = meta
-    categories = {int(c["id"]): c for c in meta["categories"]}
 
     out = Path(args.out)
     (out / "overlays").mkdir(parents=True, exist_ok=True)
@@ -220,7 +178,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "segments_info"
         ]
         tracks.update(s["instance_id"] for s in segments if s["isthing"])
-        overlay = draw_tracks(frame, id_map, segments, categories)
+        overlay = draw_panoptic(frame, id_map, segments, meta["categories"])
         cv2.imwrite(str(out / "overlays" / f"{name}.jpg"), overlay)
         if args.animation == "mp4":
             if video_writer is None:
@@ -229,19 +187,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 video_writer = cv2.VideoWriter(str(video_path), fourcc, args.fps, size)
             video_writer.write(overlay)
         elif args.animation == "gif":
-            gif_frames.append(Image.fromarray(overlay[..., ::-1]))
+            gif_frames.append(overlay)
     if not writer.images:
         raise ValueError(f"no frames could be read from {args.input}")
     if video_writer is not None:
         video_writer.release()
     if gif_frames:
-        gif_frames[0].save(
-            video_path,
-            save_all=True,
-            append_images=gif_frames[1:],
-            duration=int(1000 / args.fps),
-            loop=0,
-        )
+        write_gif(gif_frames, video_path, args.fps)
     json_path = writer.write_json()
     return dict(
         num_frames=len(writer.images),
