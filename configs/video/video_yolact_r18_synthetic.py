@@ -9,8 +9,9 @@ _base_ = [
 ]
 default_scope = "panoptic"
 
-# The image model's weights; override with --cfg-options load_from=PATH.
-load_from = "work_dirs/yolact_upsnet_r18_synthetic/last_checkpoint.pth"
+# The image model's checkpoint must be given: --cfg-options load_from=PATH/iter_N.pth
+# (tools/demo.py passes the one it trained); without it the frozen detector is random.
+load_from = None
 
 max_iters = 300
 train_cfg = dict(type="ResumableIterBasedTrainLoop", max_iters=max_iters, val_interval=max_iters)
