@@ -9,14 +9,18 @@ such a step by name and either stops the run or counts it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
 import torch.distributed as dist
+from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 from torch import nn
+
+from panoptic.engine.precision import device_supports_bf16
 
 AUTOCAST_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -61,6 +65,8 @@ class GuardedOptimWrapper(OptimWrapper):
         optimizer: The wrapped optimizer.
         autocast_dtype: ``"bfloat16"`` or ``"float16"`` to run the forward pass
             under ``torch.autocast`` on the model's device, ``None`` for fp32.
+            ``"bfloat16"`` falls back to fp32 (with a warning) where the device
+            has no native bf16 arithmetic, where it would only be slower.
         accumulative_counts: Micro-batches per update, as in ``OptimWrapper``.
         clip_grad: Gradient clipping arguments, as in ``OptimWrapper``
             (``dict(max_norm=35.0, norm_type=2)``), or ``None``.
@@ -84,6 +90,14 @@ class GuardedOptimWrapper(OptimWrapper):
                 f"optim_wrapper.autocast_dtype must be one of {sorted(AUTOCAST_DTYPES)} or None, "
                 f"got {autocast_dtype!r}"
             )
+        if autocast_dtype == "bfloat16" and not device_supports_bf16():
+            print_log(
+                "optim_wrapper.autocast_dtype='bfloat16': no native bf16 on this device; "
+                "training in fp32.",
+                logger="current",
+                level=logging.WARNING,
+            )
+            autocast_dtype = None
         self.autocast_dtype = autocast_dtype
         self.last_update_skipped = False
         self.num_skipped_updates = 0

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from panoptic.engine import guarded_optim_wrapper
 from panoptic.engine.guarded_optim_wrapper import GuardedOptimWrapper
 from panoptic.engine.nan_guard_hook import non_finite_terms
 
@@ -68,7 +69,8 @@ def test_guarded_wrapper_keeps_parameters_on_nan_loss() -> None:
     assert not torch.equal(before[0], model.weight.detach())
 
 
-def test_guarded_wrapper_autocasts_to_bf16() -> None:
+def test_guarded_wrapper_autocasts_to_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(guarded_optim_wrapper, "device_supports_bf16", lambda: True)
     model = nn.Linear(3, 1)
     wrapper = GuardedOptimWrapper(
         torch.optim.SGD(model.parameters(), lr=0.1), autocast_dtype="bfloat16"
@@ -78,6 +80,17 @@ def test_guarded_wrapper_autocasts_to_bf16() -> None:
     assert out.dtype == torch.bfloat16
     with pytest.raises(ValueError, match="autocast_dtype"):
         GuardedOptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1), autocast_dtype="fp8")
+
+
+def test_guarded_wrapper_falls_back_to_fp32_without_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(guarded_optim_wrapper, "device_supports_bf16", lambda: False)
+    model = nn.Linear(3, 1)
+    wrapper = GuardedOptimWrapper(
+        torch.optim.SGD(model.parameters(), lr=0.1), autocast_dtype="bfloat16"
+    )
+    assert wrapper.autocast_dtype is None
+    with wrapper.optim_context(model):
+        assert model(torch.ones(2, 3)).dtype == torch.float32
 
 
 def test_nan_guard_requires_guarded_wrapper(
