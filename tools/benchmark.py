@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"FLOPs: {report['gflops']:.1f} G per image;  matmul throughput "
         f"({args.precision}): {report['matmul_tflops']:.2f} TFLOP/s;  "
-        f"efficiency: {100 * report['efficiency']:.1f}%"
+        f"efficiency: {100 * report['efficiency']:.1f}%;  detections: {report['num_detections']}"
     )
     if args.precision == "bf16":
         drift = report["drift_vs_fp32"]
