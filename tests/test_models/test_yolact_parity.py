@@ -19,9 +19,11 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 
 from panoptic.apis import inference_image, init_model
+from panoptic.models.heads.yolact_postprocess import detect_instances
 from panoptic.models.yolact_checkpoint import convert_state_dict
 from panoptic.ops import assemble_masks
 from panoptic.registry import TRANSFORMS
+from panoptic.structures.box_ops import box_iou
 from panoptic.structures.panoptic_data_sample import PanopticDataSample
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -206,3 +208,23 @@ def test_config_test_pipeline_and_preprocessor_match_authors(
     with torch.no_grad():
         results = r50_model(batch["inputs"], batch["data_samples"], mode="predict")[0]
     check_final_results(results, reference)
+
+
+def test_cross_class_fast_nms_option(raw_outputs: dict) -> None:
+    cls_probs = torch.softmax(raw_outputs["cls_logits"][0], dim=-1)
+    detections = detect_instances(
+        raw_outputs["loc"][0],
+        cls_probs,
+        raw_outputs["coeffs"][0],
+        raw_outputs["priors"],
+        conf_thresh=0.05,
+        iou_thresh=0.5,
+        top_k=200,
+        max_num_detections=100,
+        cross_class=True,
+    )
+    assert 0 < len(detections) <= 100
+    assert (detections.scores[:-1] >= detections.scores[1:]).all()
+    # Across classes no kept box overlaps a better one by more than the threshold.
+    iou = box_iou(detections.boxes_rel, detections.boxes_rel).triu(diagonal=1)
+    assert iou.max() <= 0.5
