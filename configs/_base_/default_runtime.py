@@ -23,6 +23,8 @@ custom_hooks = [
     # "stop": fail naming the iteration and loss term; "skip": drop such steps and count them.
     dict(type="NanGuardHook", action="stop", max_skipped_steps=100),
     dict(type="RNGStateHook"),
+    # NHWC weights: the fast layout for bf16/fp16 convolutions (oneDNN, cuDNN).
+    dict(type="ChannelsLastHook"),
 ]
 
 env_cfg = dict(

@@ -102,13 +102,31 @@ def load_checkpoint_file(
     path = Path(os.path.expanduser(str(filename)))
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} can not be found.")
-    with torch.serialization.safe_globals(SAFE_GLOBALS):
-        return torch.load(path, map_location=map_location, weights_only=True)
+    allow_safe_globals()
+    return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def allow_safe_globals() -> None:
+    """Add the missing entries of :data:`SAFE_GLOBALS` to torch's process-wide allow-list.
+
+    (torch's ``safe_globals`` context manager would remove them again on exit,
+    also when an earlier caller had added them for good.)
+    """
+    allowed = torch.serialization.get_safe_globals()
+    missing = [g for g in SAFE_GLOBALS if g not in allowed]
+    if missing:
+        torch.serialization.add_safe_globals(missing)
 
 
 def install_safe_checkpoint_loader() -> None:
-    """Route mmengine's loading of local paths through :func:`load_checkpoint_file`."""
+    """Route mmengine's loading of local paths through :func:`load_checkpoint_file`.
+
+    Also adds :data:`SAFE_GLOBALS` to torch's process-wide allow-list, so that a
+    plain ``torch.load(path, weights_only=True)`` elsewhere reads project
+    checkpoints too (the list is the same; nothing else is allowed).
+    """
     CheckpointLoader.register_scheme(prefixes="", loader=load_checkpoint_file, force=True)
+    allow_safe_globals()
 
 
 def atomic_write_bytes(data: bytes, path: str | Path) -> None:
