@@ -22,6 +22,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pycocotools.mask as mask_utils
+from scipy import ndimage
 
 MAX_JITTER = 30
 
@@ -83,12 +84,16 @@ class SegmentColorGenerator:
         return r + 256 * g + 256 * 256 * b
 
 
-def _bbox_xywh(mask: np.ndarray) -> list[int]:
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0:
-        return [0, 0, 0, 0]
-    return [int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)]
+def _boxes_xywh(labels: np.ndarray, num_labels: int) -> list[list[int]]:
+    """Tight (x, y, w, h) box of each label ``0..num_labels-1`` of an (H, W) label map."""
+    boxes = []
+    for found in ndimage.find_objects(labels + 1, max_label=num_labels):
+        if found is None:
+            boxes.append([0, 0, 0, 0])
+            continue
+        rows, cols = found
+        boxes.append([cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start])
+    return boxes
 
 
 def encode_panoptic(
@@ -122,6 +127,7 @@ def encode_panoptic(
     area_of = dict(zip(present.tolist(), areas.tolist()))
     position_of = {int(v): k for k, v in enumerate(present.tolist())}
     inverse = inverse.reshape(id_map.shape)
+    boxes = _boxes_xywh(inverse, present.size)
     segments_info = []
     for segment in segments:
         old_id = int(segment["id"])
@@ -135,7 +141,7 @@ def encode_panoptic(
             "category_id": int(segment["category_id"]),
             "iscrowd": 0,
             "area": int(area_of[old_id]),
-            "bbox": _bbox_xywh(inverse == position),
+            "bbox": boxes[position],
         }
         for key in ("score", "instance_id", "isthing"):
             if key in segment:

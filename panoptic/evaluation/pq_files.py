@@ -111,7 +111,6 @@ def _evaluate_chunk(
     args: tuple[list[tuple[dict[str, Any], dict[str, Any]]], str, str, list[int]],
 ) -> list[ImagePQ]:
     pairs, gt_dir, pred_dir, category_ids = args
-    cv2.setNumThreads(1)
     return [evaluate_pair(gt, pred, gt_dir, pred_dir, category_ids) for gt, pred in pairs]
 
 
