@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from mmengine.structures import InstanceData
 
 from panoptic.losses.yolact_loss import (
     IGNORE,
     classification_loss,
+    crop_masks,
+    mask_loss,
     match_priors,
     ohem_negatives,
 )
@@ -132,3 +136,26 @@ def test_ohem_keeps_three_negatives_per_positive() -> None:
         logits[selected], labels[selected], reduction="sum"
     )
     torch.testing.assert_close(loss, expected)
+
+
+def test_mask_loss_crops_with_padding_and_normalises_by_box_area() -> None:
+    protos = torch.zeros(10, 10, 3)  # sigmoid(0) = 0.5 everywhere before the crop
+    coeffs = torch.zeros(1, 3)
+    box = torch.tensor([[0.2, 0.2, 0.6, 0.6]])  # cells 2..5, 4 x 4
+    target = torch.zeros(1, 10, 10)
+    target[0, 2:6, 2:6] = 1
+    # Kept cells: the box padded by one cell, [1, 7) x [1, 7): 36 cells at p = 0.5 cost
+    # ln 2 each; outside the crop p = 0 against target 0 costs nothing.
+    expected = 36 * math.log(2) / 16
+    torch.testing.assert_close(mask_loss(protos, coeffs, target, box), torch.tensor(expected))
+    # More positives than max_masks: a subset trains, scaled back to the full count.
+    many = mask_loss(protos, coeffs.repeat(5, 1), target.repeat(5, 1, 1), box.repeat(5, 1), 2)
+    torch.testing.assert_close(many, torch.tensor(5 * expected))
+
+
+def test_crop_masks_matches_the_authors_rule() -> None:
+    masks = torch.ones(8, 8, 1)
+    cropped = crop_masks(masks, torch.tensor([[0.25, 0.5, 0.5, 0.75]]), padding=1)
+    rows, cols = cropped[..., 0].nonzero(as_tuple=True)
+    assert (rows.min().item(), rows.max().item()) == (3, 6)
+    assert (cols.min().item(), cols.max().item()) == (1, 4)
