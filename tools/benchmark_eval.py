@@ -1,0 +1,263 @@
+"""Time the PQ evaluators against panopticapi's ``pq_compute`` on 1,000 images.
+
+Replicates the real COCO sample (tests/data/coco_panoptic_sample: two val2017
+images, 640x427 and 640x360) to ``--images`` ground-truth PNGs, writes a
+perturbed prediction for each (segments kept, dropped, relabelled, shifted,
+cut and split, false-positive blobs) and times, in one run:
+
+- ``panopticapi``: ``panopticapi.evaluation.pq_compute`` with ``--workers``
+  processes (its pool size is ``multiprocessing.cpu_count()``, set here to
+  ``--workers`` for the call);
+- ``files``: :func:`panoptic.evaluation.pq_files.evaluate_panoptic_files` with
+  the same number of processes (the ``tools/eval_panoptic.py`` path);
+- ``decode``: OpenCV decoding of the two PNGs of every image alone, the floor
+  of any file-based evaluator, in one process;
+- ``in-memory``: the streaming core (:func:`panoptic.evaluation.pq.pq_image` +
+  :class:`PQAccumulator`) on id maps already in memory, one process, as
+  ``CocoPanopticMetric`` runs it during validation.
+
+Every timing is the median of ``--repeats`` runs. The results must be equal
+(PQ to 1e-12 and every per-category count), else the script fails.
+
+Example::
+
+    python tools/benchmark_eval.py --images 1000 --workers 2 --out bench.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import multiprocessing
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from panopticapi import evaluation as panopticapi_eval
+from tqdm import tqdm
+
+from panoptic.evaluation.coco_writers import CocoPanopticWriter
+from panoptic.evaluation.pq import PQAccumulator
+from panoptic.evaluation.pq_files import evaluate_panoptic_files, read_panoptic_ids
+
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "coco_panoptic_sample"
+
+
+def perturb(
+    gt_map: np.ndarray,
+    segments: list[dict[str, Any]],
+    category_ids: list[int],
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """A plausible prediction from the ground truth of one image."""
+    H, W = gt_map.shape
+    pred = np.zeros((H, W), dtype=np.int32)
+    pred_segments: list[dict[str, Any]] = []
+    for segment in segments:
+        action = rng.random()
+        if action < 0.15:
+            continue
+        mask = gt_map == segment["id"]
+        category = int(segment["category_id"])
+        if action < 0.2:
+            category = int(rng.choice(category_ids))
+        elif action < 0.5:
+            mask = np.roll(mask, tuple(rng.integers(-12, 13, size=2)), axis=(0, 1))
+        elif action < 0.6:
+            cols = np.nonzero(mask)[1]
+            if cols.size:
+                left = mask & (np.arange(W) < int(np.median(cols)))[None, :]
+                pred_segments.append({"id": len(pred_segments) + 1, "category_id": category})
+                pred[left] = len(pred_segments)
+                mask = mask & ~left
+        pred_segments.append({"id": len(pred_segments) + 1, "category_id": category})
+        pred[mask] = len(pred_segments)
+    for _ in range(int(rng.integers(0, 3))):
+        y, x = int(rng.integers(0, H - 20)), int(rng.integers(0, W - 20))
+        pred_segments.append(
+            {"id": len(pred_segments) + 1, "category_id": int(rng.choice(category_ids))}
+        )
+        pred[y : y + int(rng.integers(10, 60)), x : x + int(rng.integers(10, 60))] = len(
+            pred_segments
+        )
+    present = set(np.unique(pred).tolist())
+    return pred, [s for s in pred_segments if s["id"] in present]
+
+
+def build_dataset(root: Path, num_images: int, seed: int) -> dict[str, Any]:
+    """Write ``gt/``, ``gt.json``, ``panoptic_pred/`` and ``panoptic_pred.json`` under root.
+
+    Returns:
+        Paths and, for the in-memory timing, every image's maps and segment lists.
+    """
+    sample = json.loads((SAMPLE_DIR / "panoptic_examples.json").read_text())
+    categories = sample["categories"]
+    category_ids = [c["id"] for c in categories]
+    maps = [
+        read_panoptic_ids(SAMPLE_DIR / "panoptic_examples" / a["file_name"]).astype(np.int32)
+        for a in sample["annotations"]
+    ]
+    gt_dir = root / "gt"
+    gt_dir.mkdir(parents=True)
+    writer = CocoPanopticWriter(root, categories, "panoptic_pred", seed=seed)
+    rng = np.random.default_rng(seed)
+    annotations, memory = [], []
+    for k in tqdm(range(num_images), desc="writing images"):
+        source = sample["annotations"][k % len(maps)]
+        gt_map = maps[k % len(maps)]
+        name = f"{k:012d}.png"
+        shutil.copyfile(SAMPLE_DIR / "panoptic_examples" / source["file_name"], gt_dir / name)
+        annotations.append({**source, "image_id": k, "file_name": name})
+        pred_map, pred_segments = perturb(gt_map, source["segments_info"], category_ids, rng)
+        writer.add(k, pred_map, pred_segments, name)
+        # In memory the prediction keeps its own small ids (the files recolour them).
+        memory.append((gt_map, source["segments_info"], pred_map, pred_segments))
+    writer.write_json()
+    gt_json = root / "gt.json"
+    gt_json.write_text(json.dumps({**sample, "annotations": annotations}))
+    return {
+        "gt_json": gt_json,
+        "gt_dir": gt_dir,
+        "pred_json": writer.json_path,
+        "pred_dir": writer.png_dir,
+        "categories": categories,
+        "memory": memory,
+    }
+
+
+def time_panopticapi(data: dict[str, Any], workers: int) -> tuple[float, dict[str, Any]]:
+    original = multiprocessing.cpu_count
+    multiprocessing.cpu_count = lambda: workers  # pq_compute sizes its pool with this
+    try:
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            results = panopticapi_eval.pq_compute(
+                str(data["gt_json"]),
+                str(data["pred_json"]),
+                str(data["gt_dir"]),
+                str(data["pred_dir"]),
+            )
+        return time.perf_counter() - start, results
+    finally:
+        multiprocessing.cpu_count = original
+
+
+def time_files(data: dict[str, Any], workers: int) -> tuple[float, dict[str, Any]]:
+    start = time.perf_counter()
+    results, _ = evaluate_panoptic_files(
+        data["gt_json"],
+        data["gt_dir"],
+        data["pred_json"],
+        data["pred_dir"],
+        workers,
+        progress=False,
+    )
+    return time.perf_counter() - start, results
+
+
+def time_decode(data: dict[str, Any]) -> float:
+    gt = json.loads(Path(data["gt_json"]).read_text())["annotations"]
+    start = time.perf_counter()
+    for annotation in gt:
+        cv2.imread(str(Path(data["gt_dir"]) / annotation["file_name"]), cv2.IMREAD_COLOR)
+        cv2.imread(str(Path(data["pred_dir"]) / annotation["file_name"]), cv2.IMREAD_COLOR)
+    return time.perf_counter() - start
+
+
+def time_in_memory(data: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+    accumulator = PQAccumulator(data["categories"])
+    start = time.perf_counter()
+    for image_id, (gt_map, gt_segments, pred_map, pred_segments) in enumerate(data["memory"]):
+        accumulator.add_image(gt_map, gt_segments, pred_map, pred_segments, image_id)
+    return time.perf_counter() - start, accumulator.results()
+
+
+def check_equal(ours: dict[str, Any], ref: dict[str, Any], what: str) -> None:
+    for split in ("All", "Things", "Stuff"):
+        for key in ("pq", "sq", "rq"):
+            if abs(ours[split][key] - ref[split][key]) > 1e-12:
+                raise AssertionError(
+                    f"{what}: {split} {key} {ours[split][key]} != {ref[split][key]}"
+                )
+    for category_id, row in ref["per_class"].items():
+        for key in ("pq", "sq", "rq"):
+            if abs(ours["per_class"][category_id][key] - row[key]) > 1e-12:
+                raise AssertionError(f"{what}: category {category_id} {key} differs")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Time PQ evaluation (files and in memory) against panopticapi's pq_compute "
+        "on the COCO sample replicated to many images with perturbed predictions."
+    )
+    parser.add_argument("--images", type=int, default=1000, help="number of images (default 1000)")
+    parser.add_argument("--workers", type=int, default=2, help="processes for both file evaluators")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per method (median)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the perturbations")
+    parser.add_argument(
+        "--work-dir", default=None, help="where to write the data (default: a temp dir)"
+    )
+    parser.add_argument("--out", default=None, help="write the timings here as JSON")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    root = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="bench_eval_"))
+    if (root / "gt").exists():
+        print(f"error: {root / 'gt'} already exists; pass an empty --work-dir", file=sys.stderr)
+        return 2
+    data = build_dataset(root, args.images, args.seed)
+    timings: dict[str, list[float]] = {
+        "panopticapi": [],
+        "files": [],
+        "decode": [],
+        "in_memory": [],
+    }
+    for _ in tqdm(range(args.repeats), desc="timing"):
+        seconds, ref = time_panopticapi(data, args.workers)
+        timings["panopticapi"].append(seconds)
+        seconds, ours = time_files(data, args.workers)
+        timings["files"].append(seconds)
+        check_equal(ours, ref, "files")
+        timings["decode"].append(time_decode(data))
+        seconds, in_memory = time_in_memory(data)
+        timings["in_memory"].append(seconds)
+        check_equal(in_memory, ref, "in-memory")
+    ms = {k: 1000 * statistics.median(v) / args.images for k, v in timings.items()}
+    report = {
+        "images": args.images,
+        "workers": args.workers,
+        "repeats": args.repeats,
+        "ms_per_image": ms,
+        "speedup_files_vs_panopticapi": ms["panopticapi"] / ms["files"],
+        "speedup_in_memory_vs_panopticapi": ms["panopticapi"] / ms["in_memory"],
+        "pq_all": ref["All"]["pq"],
+    }
+    print(f"{args.images} images, {args.workers} processes, median of {args.repeats} runs")
+    print(f"  panopticapi pq_compute : {ms['panopticapi']:7.3f} ms/image")
+    speedup = report["speedup_files_vs_panopticapi"]
+    print(f"  ours, files            : {ms['files']:7.3f} ms/image  ({speedup:.2f}x)")
+    print(f"  OpenCV decoding alone  : {ms['decode']:7.3f} ms/image  (1 process)")
+    print(
+        f"  ours, in memory        : {ms['in_memory']:7.3f} ms/image  "
+        f"({report['speedup_in_memory_vs_panopticapi']:.1f}x, 1 process)"
+    )
+    print(f"  PQ (All) {100 * ref['All']['pq']:.3f}, equal to panopticapi's")
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=1))
+    if not args.work_dir:
+        shutil.rmtree(root)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
