@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import torch
+from mmengine.config import DictAction
 from tqdm import tqdm
 
 from panoptic.apis import init_model, read_image, yolact_test_preprocess
@@ -66,6 +67,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--json", help="also write the numbers to this JSON file")
+    parser.add_argument(
+        "--cfg-options",
+        nargs="+",
+        action=DictAction,
+        help="override config values, e.g. model.panoptic_head.score_thresh=0.0",
+    )
     return parser.parse_args(argv)
 
 
@@ -84,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    model = init_model(args.config, args.checkpoint, device=device)
+    model = init_model(args.config, args.checkpoint, device=device, cfg_options=args.cfg_options)
     image = read_image(args.image)
     preprocessor = model.cfg.model.data_preprocessor
     size = int(model.instance_head.prior_generator.base_size)

@@ -224,19 +224,21 @@ class PanopticYolact(Yolact):
         protos, sem_logits = outputs["protos"], outputs["sem_logits"]
         Hp, Wp = _check_grid(sem_logits, protos)
         # Detections under the fusion module's score threshold never enter it: drop them
-        # before their mask logits are computed.
+        # before their mask logits are computed (index the needed fields only, not the
+        # full-size masks).
         min_score = self.panoptic_head.score_thresh
-        instances: list[InstanceData] = [
-            s.pred_instances[s.pred_instances.scores >= min_score] for s in data_samples
-        ]
-        coeffs = pad_instances([d.coeffs.float() for d in instances], 0.0)  # (B, N, K)
+        instances: list[InstanceData] = [s.pred_instances for s in data_samples]
+        keep = [torch.nonzero(d.scores >= min_score).flatten() for d in instances]
+        coeffs = pad_instances([d.coeffs[k].float() for d, k in zip(instances, keep)], 0.0)
         mask_logits = torch.einsum("bhwk,bnk->bnhw", protos.float(), coeffs)  # (B, N, Hp, Wp)
         scale = protos.new_tensor([Wp, Hp, Wp, Hp], dtype=torch.float32)
-        boxes = pad_instances([d.boxes_rel.float() * scale for d in instances], 0.0)
-        labels = pad_instances([d.labels.long() for d in instances], 0)
-        scores = pad_instances([d.scores.float() for d in instances], 0.0)
+        boxes = pad_instances(
+            [d.boxes_rel[k].float() * scale for d, k in zip(instances, keep)], 0.0
+        )
+        labels = pad_instances([d.labels[k].long() for d, k in zip(instances, keep)], 0)
+        scores = pad_instances([d.scores[k].float() for d, k in zip(instances, keep)], 0.0)
         valid = pad_instances(
-            [torch.ones(len(d), dtype=torch.bool, device=protos.device) for d in instances], False
+            [torch.ones(len(k), dtype=torch.bool, device=protos.device) for k in keep], False
         )
         stride = data_samples[0].batch_input_shape[0] / Hp
         return self.panoptic_head.predict(

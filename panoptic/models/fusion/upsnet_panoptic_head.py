@@ -124,8 +124,9 @@ def panoptic_logits(
     inst = torch.where(inside, inst_sem + mask_logits.float(), OUTSIDE_LOGIT)  # (B, N, H, W)
 
     # Unknown: semantic "thing-ness" not explained by any instance's crop.
-    crop = torch.where(inside, inst_sem, 0.0)  # (B, N, H, W)
-    crop = torch.where(valid[:, :, None, None], crop, float("-inf"))
+    # Zero outside the box; -inf for invalid slots, which must not enter the max.
+    fill = torch.where(valid, 0.0, float("-inf"))[:, :, None, None]  # (B, N, 1, 1)
+    crop = torch.where(inside, inst_sem, fill)  # (B, N, H, W)
     has_instances = valid.any(dim=1)[:, None, None]  # (B, 1, 1)
     if crop.shape[1] > 0:
         crop_max = torch.where(has_instances, crop.amax(dim=1), 0.0)  # (B, H, W)
