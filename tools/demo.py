@@ -45,7 +45,7 @@ OUT_DIR = Path("demo_out")
 IMAGE_SPLITS = {"train": (0, 2000), "val": (1, 200)}  # split -> (seed, number of images)
 VIDEO_SPLITS = {"train": (0, 100), "val": (1, 20)}  # split -> (seed, number of videos)
 TRAIN_CONFIG = Path("configs/panoptic/yolact_upsnet_r18_synthetic.py")
-VIDEO_CONFIG = Path("configs/video/video_yolact_r18_synthetic.py")
+VIDEO_CONFIG = Path(__file__).resolve().parents[1] / "configs/video/video_yolact_r18_synthetic.py"
 VPQ_WINDOWS = (1, 2, 3, 4)  # synthetic videos are annotated on every frame: k = 0..3
 SUMMARY_KEYS = {  # table row -> validation metric key
     "PQ": "panoptic/PQ",

@@ -165,3 +165,30 @@ def test_eval_video_names_a_missing_folder(tmp_path: Path, capsys: pytest.Captur
     args = ["--gt-json", "g.json", "--gt-dir", str(tmp_path / "missing"), "--pred-json", "p.json"]
     assert eval_video.main([*args, "--pred-dir", str(tmp_path)]) == 2
     assert "--gt-dir" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_tracking_step(tmp_path: Path) -> None:
+    """The demo's track_videos step on one tiny val video: GIF, predictions, metrics."""
+    demo = _load_tool("demo")
+    data_dir = tmp_path / "data"
+    demo.generate_data(data_dir, scale=0.004)  # one video per split
+    image_config = tmp_path / "image.py"
+    image_config.write_text(
+        f"_base_ = [{str(ROOT / 'configs/_base_/models/yolact_upsnet_r18_fpn.py')!r}]\n"
+        'default_scope = "panoptic"\n'
+    )
+    torch.manual_seed(0)
+    checkpoint = tmp_path / "image.pth"
+    torch.save({"state_dict": init_model(image_config).state_dict()}, checkpoint)
+    metrics = demo.track_videos(checkpoint, data_dir, tmp_path / "tracking", iters=2)
+    num_frames = len(
+        json.loads((data_dir / "annotations/video_panoptic_val.json").read_text())["images"]
+    )
+    assert Image.open(tmp_path / "tracking/tracked_video.gif").n_frames == num_frames
+    written = json.loads((tmp_path / "tracking/panoptic.json").read_text())
+    assert len(written["annotations"]) == num_frames
+    assert json.loads((tmp_path / "tracking/metrics.json").read_text()) == metrics
+    assert set(metrics["vpq"]) == {"k0", "k1", "k2", "k3", "mean"}
+    table = demo.tracking_summary(metrics)
+    assert "VPQ mean over k" in table and "ID switches" in table
