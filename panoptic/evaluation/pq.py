@@ -88,9 +88,11 @@ def _run_heads(gt_flat: np.ndarray, pred_flat: np.ndarray) -> tuple[np.ndarray, 
     if num_pixels == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
-    change = gt_flat[1:] != gt_flat[:-1]
-    change |= pred_flat[1:] != pred_flat[:-1]
-    heads = np.flatnonzero(np.concatenate(([True], change)))
+    change = np.empty(num_pixels, dtype=bool)
+    change[0] = True
+    np.not_equal(gt_flat[1:], gt_flat[:-1], out=change[1:])
+    change[1:] |= pred_flat[1:] != pred_flat[:-1]
+    heads = np.flatnonzero(change)
     lengths = np.diff(heads, append=num_pixels)
     return gt_flat[heads], pred_flat[heads], lengths
 
