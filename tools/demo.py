@@ -47,14 +47,14 @@ VIDEO_SPLITS = {"train": (0, 100), "val": (1, 20)}  # split -> (seed, number of 
 TRAIN_CONFIG = Path("configs/panoptic/yolact_upsnet_r18_synthetic.py")
 VIDEO_CONFIG = Path(__file__).resolve().parents[1] / "configs/video/video_yolact_r18_synthetic.py"
 VPQ_WINDOWS = (1, 2, 3, 4)  # synthetic videos are annotated on every frame: k = 0..3
-SUMMARY_KEYS = {  # table row -> validation metric key
-    "PQ": "panoptic/PQ",
-    "SQ": "panoptic/SQ",
-    "RQ": "panoptic/RQ",
-    "PQ things": "panoptic/PQ_th",
-    "PQ stuff": "panoptic/PQ_st",
-    "mask AP": "coco/segm_mAP",
-    "mask AP50": "coco/segm_mAP_50",
+SUMMARY_KEYS = {  # table row -> (validation metric key, factor to percent)
+    "PQ": ("panoptic/PQ", 1.0),
+    "SQ": ("panoptic/SQ", 1.0),
+    "RQ": ("panoptic/RQ", 1.0),
+    "PQ things": ("panoptic/PQ_th", 1.0),
+    "PQ stuff": ("panoptic/PQ_st", 1.0),
+    "mask AP": ("coco/segm_mAP", 100.0),  # COCOeval reports fractions
+    "mask AP50": ("coco/segm_mAP_50", 100.0),
 }
 
 
@@ -99,7 +99,7 @@ def train_model(config: Path = TRAIN_CONFIG, work_dir: Path = OUT_DIR / "train")
 
 
 def evaluate_model(runner: Runner) -> dict[str, float]:
-    """Validation metrics of the trained model (percent)."""
+    """Validation metrics of the trained model (PQ in percent, COCO AP as fractions)."""
     metrics = runner.val()
     return {key: float(value) for key, value in metrics.items()}
 
@@ -233,10 +233,10 @@ def tracking_summary(metrics: dict[str, Any]) -> str:
 
 def summary(metrics: dict[str, float], paths: dict[str, Path]) -> str:
     """The demo's closing table: metrics on the val split, then what was written where."""
-    lines = ["", "metric (synthetic val)   value", "-" * 31]
-    for row, key in SUMMARY_KEYS.items():
+    lines = ["", "metric (synthetic val)   value (%)", "-" * 35]
+    for row, (key, to_percent) in SUMMARY_KEYS.items():
         if key in metrics:
-            lines.append(f"{row:<24} {metrics[key]:6.1f}")
+            lines.append(f"{row:<24} {metrics[key] * to_percent:6.1f}")
     lines += ["", "written:"] + [f"  {what:<12} {path}" for what, path in paths.items()]
     return "\n".join(lines)
 

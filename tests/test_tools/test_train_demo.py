@@ -43,6 +43,8 @@ def test_demo_trains_evaluates_and_draws(tmp_path: Path) -> None:
     assert len(written) == 3
     table = demo.summary(metrics, {"predictions": pictures})
     assert "PQ" in table and "mask AP" in table and str(pictures) in table
+    percent = demo.summary({"panoptic/PQ": 51.25, "coco/segm_mAP": 0.4125}, {})
+    assert "51.2" in percent and "41.2" in percent
 
     # A second call resumes from the finished run and trains no further.
     again = demo.train_model(config, tmp_path / "train")
