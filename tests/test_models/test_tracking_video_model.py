@@ -17,7 +17,8 @@ from panoptic.models.video_panoptic_yolact import (
 from panoptic.registry import MODELS
 from panoptic.structures import PanopticDataSample
 
-CONFIG = Path(__file__).resolve().parents[2] / "configs/_base_/models/video_yolact_upsnet_r18_fpn.py"
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "configs/_base_/models/video_yolact_upsnet_r18_fpn.py"
 SIZE = 64
 
 
