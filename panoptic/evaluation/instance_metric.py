@@ -238,6 +238,8 @@ class CocoInstanceMetric(BaseMetric):
         label2cat = self._label2cat()
         for sample in data_samples:
             image_id = sample.get("img_id")
+            if image_id is None:
+                raise KeyError("CocoInstanceMetric: a sample has no 'img_id' metainfo")
             if "pred_instances" not in sample:
                 raise KeyError(
                     f"CocoInstanceMetric: the sample of image {image_id} has no pred_instances"
@@ -281,7 +283,7 @@ class CocoInstanceMetric(BaseMetric):
             coco_gt = load_coco(self.ann_file)
             category_ids = sorted(set(label2cat.values()) & set(coco_gt.getCatIds()))
         else:
-            annotations = []
+            annotations: list[dict[str, Any]] = []
             for _, _, gts in results:
                 for annotation in gts:
                     annotations.append({**annotation, "id": len(annotations) + 1})

@@ -110,7 +110,7 @@ def _compact(values: np.ndarray, sorted_ids: np.ndarray) -> tuple[np.ndarray, np
     return positions, found
 
 
-def _check_ids(ids: np.ndarray, what: str, image_id: Any) -> np.ndarray:
+def _check_ids(ids: Sequence[int] | np.ndarray, what: str, image_id: Any) -> np.ndarray:
     ids = np.asarray(ids, dtype=np.int64).reshape(-1)
     if (ids == VOID_ID).any():
         raise ValueError(
@@ -218,7 +218,9 @@ def match_segments(
     return gt_index[matched], pred_index[matched], iou[matched]
 
 
-def crowd_rows(gt_categories: Sequence[int], gt_iscrowd: Sequence[bool]) -> dict[int, int]:
+def crowd_rows(
+    gt_categories: Sequence[int] | np.ndarray, gt_iscrowd: Sequence[bool] | np.ndarray
+) -> dict[int, int]:
     """The crowd region of each category: the last crowd segment listed for it.
 
     Args:
