@@ -114,8 +114,10 @@ class AtomicCheckpointHook(CheckpointHook):
             best_ckpt_updated = True
             runner.message_hub.update_info(best_score_key, key_score)
 
-            previous_path = (
-                self.best_ckpt_path if single_key else self.best_ckpt_path_dict[key_indicator]
+            previous_path: str | None = (
+                getattr(self, "best_ckpt_path", None)
+                if single_key
+                else self.best_ckpt_path_dict[key_indicator]
             )
             best_name = f"best_{key_indicator}_{ckpt_filename}".replace("/", "_")
             best_path = self.file_backend.join_path(self.out_dir, best_name)
@@ -132,8 +134,12 @@ class AtomicCheckpointHook(CheckpointHook):
                 meta=meta,
                 by_epoch=False,
             )
-            replaced = previous_path and str(previous_path) != str(best_path)
-            if is_main_process() and replaced and os.path.isfile(previous_path):
+            if (
+                is_main_process()
+                and previous_path is not None
+                and str(previous_path) != str(best_path)
+                and os.path.isfile(previous_path)
+            ):
                 os.remove(previous_path)
             runner.logger.info(
                 f"The best checkpoint with {key_score:0.4f} {key_indicator} at {cur_time} "

@@ -170,7 +170,8 @@ def _accepted_keywords(target: Callable) -> list[str] | None:
     """
     functions: list[Callable] = []
     if inspect.isclass(target):
-        functions = [klass.__init__ for klass in target.__mro__ if "__init__" in vars(klass)]
+        inits = (vars(klass).get("__init__") for klass in target.__mro__)
+        functions = [init for init in inits if init is not None]
     else:
         functions = [target]
     accepted: list[str] = []
