@@ -187,9 +187,10 @@ def _read_bgr(path: Path) -> np.ndarray:
 def _read_pair_counts(gt_png: Path, pred_png: Path) -> tuple[np.ndarray, np.ndarray]:
     """Distinct ``gt_id << 24 | pred_id`` pairs of two panoptic PNGs and their pixels.
 
-    Ids are never formed pixel by pixel: each pixel's colour, padded to four bytes,
-    is read as one uint32, the two colours of a pixel as one uint64, and only the
-    distinct pairs are decoded into ids.
+    Ids are never formed pixel by pixel: each pixel's colour, padded to four
+    bytes, is read as one uint32; the two colour rows are cut into runs of
+    constant (ground truth, prediction) colour in one pass, and only the run
+    heads are paired, counted (weighted by run length) and decoded into ids.
     """
     gt_bgr, pred_bgr = _read_bgr(gt_png), _read_bgr(pred_png)
     if gt_bgr.shape != pred_bgr.shape:
@@ -199,10 +200,15 @@ def _read_pair_counts(gt_png: Path, pred_png: Path) -> tuple[np.ndarray, np.ndar
     if sys.byteorder != "little":
         return _pair_counts_from_ids(read_panoptic_png(gt_png), read_panoptic_png(pred_png))
     # Little-endian BGRA as uint32: B | G << 8 | R << 16 | A << 24.
-    gt_colour = cv2.cvtColor(gt_bgr, cv2.COLOR_BGR2BGRA).view(np.uint32)[..., 0]  # (H, W)
-    pred_colour = cv2.cvtColor(pred_bgr, cv2.COLOR_BGR2BGRA).view(np.uint32)[..., 0]  # (H, W)
-    pairs = np.stack([pred_colour, gt_colour], axis=-1).view(np.uint64)  # (H, W, 1)
-    keys, pair_counts = np.unique(pairs.ravel(), return_counts=True)
+    gt_colour = cv2.cvtColor(gt_bgr, cv2.COLOR_BGR2BGRA).view(np.uint32).ravel()  # (H*W,)
+    pred_colour = cv2.cvtColor(pred_bgr, cv2.COLOR_BGR2BGRA).view(np.uint32).ravel()  # (H*W,)
+    change = gt_colour[1:] != gt_colour[:-1]
+    change |= pred_colour[1:] != pred_colour[:-1]
+    heads = np.flatnonzero(np.concatenate(([True], change)))  # (R,) run starts
+    lengths = np.diff(heads, append=gt_colour.size)  # (R,)
+    pairs = (gt_colour[heads].astype(np.uint64) << np.uint64(32)) | pred_colour[heads]  # (R,)
+    keys, run_pair = np.unique(pairs, return_inverse=True)
+    pair_counts = np.bincount(run_pair, weights=lengths, minlength=len(keys)).astype(np.int64)
     gt_ids = _colour_to_id(keys >> np.uint64(32))
     pred_ids = _colour_to_id(keys & np.uint64(0xFFFFFFFF))
     return (gt_ids << PAIR_SHIFT) | pred_ids, pair_counts
