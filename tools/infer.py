@@ -126,11 +126,16 @@ def _meta_from_config(config: Config) -> dict[str, Any] | None:
     dataset_cfg = (config.get("test_dataloader") or {}).get("dataset")
     if not dataset_cfg:
         return None
-    try:
-        with DefaultScope.overwrite_default_scope(config.get("default_scope", "panoptic")):
-            dataset = DATASETS.build({**dataset_cfg, "lazy_init": True})
-    except Exception:  # the dataset files may not exist where inference runs
-        return None
+    dataset = None
+    with DefaultScope.overwrite_default_scope(config.get("default_scope", "panoptic")):
+        # Lazily first (file datasets then read no annotations), else as configured
+        # (generated datasets take no ``lazy_init``).
+        for extra in ({"lazy_init": True}, {}):
+            try:
+                dataset = DATASETS.build({**dataset_cfg, **extra})
+                break
+            except Exception:  # the dataset files may not exist where inference runs
+                continue
     metainfo = dict(getattr(dataset, "metainfo", {}) or {})
     return metainfo if metainfo.get("categories") else None
 

@@ -152,3 +152,14 @@ def test_bf16_batch_matches_inference_image_layout(
     assert result.pred_panoptic.id_map.shape == cv2.imread(str(image)).shape[:2]
     png = cv2.imread(str(tmp_path / "panoptic_pred" / "000000439180.png"))
     assert png.shape[:2] == result.pred_panoptic.id_map.shape
+
+
+def test_categories_come_from_the_config_dataset(tmp_path: Path) -> None:
+    from mmengine.config import Config
+
+    config = Config.fromfile(str(ROOT / "configs/panoptic/yolact_upsnet_r18_synthetic.py"))
+    meta = infer.resolve_dataset_meta(config, tmp_path / "no_meta.pth", None, 4, 3)
+    assert meta["thing_classes"] == ("circle", "square", "triangle", "star")
+    assert meta["label2cat"] == {label: label + 1 for label in range(7)}
+    with pytest.raises(ValueError, match="the model has 80 and 53"):
+        infer.resolve_dataset_meta(config, tmp_path / "no_meta.pth", None, 80, 53)
