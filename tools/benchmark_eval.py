@@ -17,7 +17,10 @@ cut and split, false-positive blobs) and times, in one run:
   runs it during validation: in one process, and split over ``--workers``
   forked processes as that many ranks would share the images.
 
-Every timing is the median of ``--repeats`` runs. The results must be equal
+Every timing is the median of ``--repeats`` interleaved runs, as wall time and as
+CPU time of all processes involved (this process plus its reaped workers): on
+a machine shared with other jobs the wall times of parallel runs depend on the
+load, CPU time measures the work. The results must be equal
 (PQ to 1e-12 and every per-category count), else the script fails.
 
 Example::
@@ -32,11 +35,13 @@ import contextlib
 import io
 import json
 import multiprocessing
+import resource
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -134,25 +139,35 @@ def build_dataset(root: Path, num_images: int, seed: int) -> dict[str, Any]:
     }
 
 
-def time_panopticapi(data: dict[str, Any], workers: int) -> tuple[float, dict[str, Any]]:
-    original = multiprocessing.cpu_count
-    multiprocessing.cpu_count = lambda: workers  # pq_compute sizes its pool with this
+def run_panopticapi(data: dict[str, Any], workers: int) -> dict[str, Any]:
+    """``pq_compute`` with ``workers`` processes; its pool is closed afterwards."""
+    original_count, original_pool = multiprocessing.cpu_count, multiprocessing.Pool
+    pools: list[Any] = []
+
+    def recording_pool(*args: Any, **kwargs: Any) -> Any:
+        pools.append(original_pool(*args, **kwargs))
+        return pools[-1]
+
+    # pq_compute sizes its pool with cpu_count() and leaves it open.
+    multiprocessing.cpu_count = lambda: workers
+    multiprocessing.Pool = recording_pool  # type: ignore[assignment]
     try:
-        start = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
-            results = panopticapi_eval.pq_compute(
+            return panopticapi_eval.pq_compute(
                 str(data["gt_json"]),
                 str(data["pred_json"]),
                 str(data["gt_dir"]),
                 str(data["pred_dir"]),
             )
-        return time.perf_counter() - start, results
     finally:
-        multiprocessing.cpu_count = original
+        multiprocessing.cpu_count = original_count
+        multiprocessing.Pool = original_pool  # type: ignore[assignment]
+        for pool in pools:
+            pool.terminate()
+            pool.join()
 
 
-def time_files(data: dict[str, Any], workers: int) -> tuple[float, dict[str, Any]]:
-    start = time.perf_counter()
+def run_files(data: dict[str, Any], workers: int) -> dict[str, Any]:
     results, _ = evaluate_panoptic_files(
         data["gt_json"],
         data["gt_dir"],
@@ -161,16 +176,13 @@ def time_files(data: dict[str, Any], workers: int) -> tuple[float, dict[str, Any
         workers,
         progress=False,
     )
-    return time.perf_counter() - start, results
+    return results
 
 
-def time_decode(data: dict[str, Any]) -> float:
-    gt = json.loads(Path(data["gt_json"]).read_text())["annotations"]
-    start = time.perf_counter()
-    for annotation in gt:
+def run_decode(data: dict[str, Any], workers: int) -> None:
+    for annotation in json.loads(Path(data["gt_json"]).read_text())["annotations"]:
         cv2.imread(str(Path(data["gt_dir"]) / annotation["file_name"]), cv2.IMREAD_COLOR)
         cv2.imread(str(Path(data["pred_dir"]) / annotation["file_name"]), cv2.IMREAD_COLOR)
-    return time.perf_counter() - start
 
 
 _SHARED: dict[str, Any] = {}  # the in-memory images, inherited by forked workers
@@ -182,11 +194,10 @@ def _match_part(indices: np.ndarray) -> list[ImagePQ]:
     return [pq_image(*memory[int(k)], category_ids, int(k)) for k in indices]
 
 
-def time_in_memory(data: dict[str, Any], workers: int) -> tuple[float, dict[str, Any]]:
+def run_in_memory(data: dict[str, Any], workers: int) -> dict[str, Any]:
     """The streaming core on maps in memory; with N workers, as N ranks would share them."""
     _SHARED.update(categories=data["categories"], memory=data["memory"])
     parts = np.array_split(np.arange(len(data["memory"])), workers)
-    start = time.perf_counter()
     if workers == 1:
         images = _match_part(parts[0])
     else:
@@ -195,7 +206,23 @@ def time_in_memory(data: dict[str, Any], workers: int) -> tuple[float, dict[str,
     accumulator = PQAccumulator(data["categories"])
     for image in images:
         accumulator.add(image)
-    return time.perf_counter() - start, accumulator.results()
+    return accumulator.results()
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished (reaped) child processes."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def measure(
+    run: Callable[[dict[str, Any], int], Any], data: dict[str, Any], workers: int
+) -> tuple[float, float, Any]:
+    """Wall seconds, CPU seconds (all processes) and the result of one run."""
+    cpu_start, wall_start = cpu_seconds(), time.perf_counter()
+    result = run(data, workers)
+    wall = time.perf_counter() - wall_start
+    return wall, cpu_seconds() - cpu_start, result
 
 
 def check_equal(ours: dict[str, Any], ref: dict[str, Any], what: str) -> None:
@@ -234,50 +261,49 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {root / 'gt'} already exists; pass an empty --work-dir", file=sys.stderr)
         return 2
     data = build_dataset(root, args.images, args.seed)
-    timings: dict[str, list[float]] = {
-        "panopticapi": [],
-        "files": [],
-        "decode": [],
-        "in_memory_parallel": [],
-        "in_memory": [],
+    methods = {
+        "panopticapi": (run_panopticapi, args.workers),
+        "files": (run_files, args.workers),
+        "decode": (run_decode, 1),
+        "in_memory": (run_in_memory, 1),
+        "in_memory_parallel": (run_in_memory, args.workers),
     }
+    wall: dict[str, list[float]] = {name: [] for name in methods}
+    cpu: dict[str, list[float]] = {name: [] for name in methods}
     for _ in tqdm(range(args.repeats), desc="timing"):
-        seconds, ref = time_panopticapi(data, args.workers)
-        timings["panopticapi"].append(seconds)
-        seconds, ours = time_files(data, args.workers)
-        timings["files"].append(seconds)
-        check_equal(ours, ref, "files")
-        timings["decode"].append(time_decode(data))
-        seconds, in_memory = time_in_memory(data, 1)
-        timings["in_memory"].append(seconds)
-        check_equal(in_memory, ref, "in-memory")
-        seconds, in_memory = time_in_memory(data, args.workers)
-        timings["in_memory_parallel"].append(seconds)
-        check_equal(in_memory, ref, "in-memory, parallel")
-    ms = {k: 1000 * statistics.median(v) / args.images for k, v in timings.items()}
+        for name, (run, workers) in methods.items():
+            seconds, cpu_seconds_used, result = measure(run, data, workers)
+            wall[name].append(seconds)
+            cpu[name].append(cpu_seconds_used)
+            if name == "panopticapi":
+                ref = result
+            elif name != "decode":
+                check_equal(result, ref, name)
+    wall_ms = {k: 1000 * statistics.median(v) / args.images for k, v in wall.items()}
+    cpu_ms = {k: 1000 * statistics.median(v) / args.images for k, v in cpu.items()}
     report = {
         "images": args.images,
         "workers": args.workers,
         "repeats": args.repeats,
-        "ms_per_image": ms,
-        "speedup_files_vs_panopticapi": ms["panopticapi"] / ms["files"],
-        "speedup_in_memory_vs_panopticapi": ms["panopticapi"] / ms["in_memory"],
-        "speedup_in_memory_parallel_vs_panopticapi": ms["panopticapi"] / ms["in_memory_parallel"],
+        "wall_ms_per_image": wall_ms,
+        "cpu_ms_per_image": cpu_ms,
         "pq_all": ref["All"]["pq"],
     }
     print(f"{args.images} images, {args.workers} processes, median of {args.repeats} runs")
-    print(f"  panopticapi pq_compute : {ms['panopticapi']:7.3f} ms/image")
-    speedup = report["speedup_files_vs_panopticapi"]
-    print(f"  ours, files            : {ms['files']:7.3f} ms/image  ({speedup:.2f}x)")
-    print(f"  OpenCV decoding alone  : {ms['decode']:7.3f} ms/image  (1 process)")
-    print(
-        f"  ours, in memory        : {ms['in_memory']:7.3f} ms/image  "
-        f"({report['speedup_in_memory_vs_panopticapi']:.1f}x, 1 process)"
-    )
-    print(
-        f"  ours, in memory        : {ms['in_memory_parallel']:7.3f} ms/image  "
-        f"({report['speedup_in_memory_parallel_vs_panopticapi']:.1f}x, {args.workers} processes)"
-    )
+    print(f"{'':34s}{'wall ms/img':>12s}{'speed-up':>10s}{'CPU ms/img':>12s}{'speed-up':>10s}")
+    labels = {
+        "panopticapi": f"panopticapi pq_compute, {args.workers} proc.",
+        "files": f"ours, files, {args.workers} proc.",
+        "decode": "OpenCV decoding alone, 1 proc.",
+        "in_memory": "ours, in memory, 1 proc.",
+        "in_memory_parallel": f"ours, in memory, {args.workers} proc.",
+    }
+    for name, label in labels.items():
+        wall_x = wall_ms["panopticapi"] / wall_ms[name]
+        cpu_x = cpu_ms["panopticapi"] / cpu_ms[name]
+        print(f"  {label:32s}{wall_ms[name]:12.3f}{wall_x:9.2f}x{cpu_ms[name]:12.3f}{cpu_x:9.2f}x")
+        report[f"speedup_wall_{name}"] = wall_x
+        report[f"speedup_cpu_{name}"] = cpu_x
     print(f"  PQ (All) {100 * ref['All']['pq']:.3f}, equal to panopticapi's")
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1))

@@ -93,7 +93,9 @@ def _run_heads(gt_flat: np.ndarray, pred_flat: np.ndarray) -> tuple[np.ndarray, 
     np.not_equal(gt_flat[1:], gt_flat[:-1], out=change[1:])
     change[1:] |= pred_flat[1:] != pred_flat[:-1]
     heads = np.flatnonzero(change)
-    lengths = np.diff(heads, append=num_pixels)
+    lengths = np.empty_like(heads)
+    np.subtract(heads[1:], heads[:-1], out=lengths[:-1])
+    lengths[-1] = num_pixels - heads[-1]
     return gt_flat[heads], pred_flat[heads], lengths
 
 
@@ -117,8 +119,8 @@ def _check_ids(ids: Sequence[int] | np.ndarray, what: str, image_id: Any) -> np.
             f"In the image with ID {image_id} the {what} segment list uses the id 0, "
             "which is reserved for VOID."
         )
-    unique = np.unique(ids)
-    if unique.size != ids.size:
+    unique = np.sort(ids)
+    if (unique[1:] == unique[:-1]).any():
         values, counts = np.unique(ids, return_counts=True)
         raise ValueError(
             f"In the image with ID {image_id} the {what} segment list repeats the ids "
@@ -231,7 +233,8 @@ def crowd_rows(
         ``{category id: position in the list}``.
     """
     rows: dict[int, int] = {}
-    for position, (category, crowd) in enumerate(zip(gt_categories, gt_iscrowd)):
+    categories, crowds = np.asarray(gt_categories).tolist(), np.asarray(gt_iscrowd).tolist()
+    for position, (category, crowd) in enumerate(zip(categories, crowds)):
         if crowd:
             rows[int(category)] = position
     return rows
@@ -271,21 +274,20 @@ class ImagePQ:
 def _segment_table(
     segments: Sequence[Mapping[str, Any]], keys: Sequence[str], what: str, image_id: Any
 ) -> dict[str, np.ndarray]:
-    table: dict[str, list[Any]] = {key: [] for key in keys}
-    for segment in segments:
-        for key in keys:
-            if key not in segment:
-                if key == "iscrowd":
-                    table[key].append(0)
-                    continue
-                raise KeyError(
-                    f"In the image with ID {image_id} a {what} segment lacks '{key}': {segment}"
-                )
-            table[key].append(segment[key])
-    return {
-        key: np.asarray(values, dtype=np.float64 if key == "area" else np.int64)
-        for key, values in table.items()
-    }
+    table = {}
+    for key in keys:
+        try:
+            if key == "iscrowd":
+                values = [segment.get(key, 0) for segment in segments]
+            else:
+                values = [segment[key] for segment in segments]
+        except KeyError:
+            bad = next(segment for segment in segments if key not in segment)
+            raise KeyError(
+                f"In the image with ID {image_id} a {what} segment lacks '{key}': {bad}"
+            ) from None
+        table[key] = np.array(values, dtype=np.float64 if key == "area" else np.int64)
+    return table
 
 
 def pq_image(

@@ -37,11 +37,12 @@ def read_panoptic_ids(path: str | Path, image_id: Any = None) -> np.ndarray:
         FileNotFoundError: the file is missing.
         ValueError: the file cannot be decoded.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"In the image with ID {image_id} the PNG {path} does not exist.")
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
+        if not Path(path).is_file():
+            raise FileNotFoundError(
+                f"In the image with ID {image_id} the PNG {path} does not exist."
+            )
         raise ValueError(f"In the image with ID {image_id} the PNG {path} cannot be decoded.")
     rgba = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGBA)
     ids = rgba.view("<u4")[..., 0]  # (H, W): R + 2^8 G + 2^16 B + 2^24 A

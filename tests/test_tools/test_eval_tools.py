@@ -6,6 +6,7 @@ import contextlib
 import importlib.util
 import io
 import json
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -29,6 +30,7 @@ def load_tool(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"tool_{name}", ROOT / "tools" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # worker processes pickle its functions by name
     spec.loader.exec_module(module)
     return module
 
@@ -128,7 +130,8 @@ def test_benchmark_eval_runs_and_checks_equality(tmp_path: Path, capsys):
     argv = ["--images", "6", "--repeats", "1", "--workers", "2", "--work-dir", str(tmp_path / "w")]
     assert tool.main([*argv, "--out", str(out)]) == 0
     report = json.loads(out.read_text())
-    assert report["images"] == 6 and report["ms_per_image"]["in_memory"] > 0
+    assert report["images"] == 6 and report["wall_ms_per_image"]["in_memory"] > 0
+    assert report["cpu_ms_per_image"]["panopticapi"] > report["cpu_ms_per_image"]["in_memory"]
     assert 0 < report["pq_all"] < 1
     assert "equal to panopticapi's" in capsys.readouterr().out
     assert len(list((tmp_path / "w" / "panoptic_pred").iterdir())) == 6
