@@ -271,6 +271,44 @@ class ImagePQ:
     fp_categories: np.ndarray
 
 
+def concat_images(images: Sequence[ImagePQ]) -> tuple[ImagePQ, np.ndarray]:
+    """Join images' counts in order, so that one ``PQAccumulator.add`` adds them all.
+
+    ``np.add.at`` adds in index order, so adding the join gives the same floats
+    as adding the images one by one.
+
+    Returns:
+        The joined counts and the (num_images, 3) number of entries each image
+        put in ``tp_categories``, ``fn_categories`` and
+        ``fp_categories`` (``tp_ious`` follows ``tp_categories``), for
+        :func:`slice_images`.
+    """
+    fields = ("tp_categories", "tp_ious", "fn_categories", "fp_categories")
+    joined = {
+        name: np.concatenate([getattr(im, name) for im in images])
+        if images
+        else np.zeros(0, np.float64 if name == "tp_ious" else np.int64)
+        for name in fields
+    }
+    sizes = np.array(
+        [[im.tp_categories.size, im.fn_categories.size, im.fp_categories.size] for im in images],
+        dtype=np.int64,
+    ).reshape(-1, 3)
+    return ImagePQ(**joined), sizes
+
+
+def slice_images(joined: ImagePQ, sizes: np.ndarray, start: int, stop: int) -> ImagePQ:
+    """The joined counts of images ``start..stop-1`` of a :func:`concat_images` result."""
+    offsets = np.concatenate((np.zeros((1, 3), np.int64), np.cumsum(sizes, axis=0)))
+    (tp0, fn0, fp0), (tp1, fn1, fp1) = offsets[start], offsets[stop]
+    return ImagePQ(
+        tp_categories=joined.tp_categories[tp0:tp1],
+        tp_ious=joined.tp_ious[tp0:tp1],
+        fn_categories=joined.fn_categories[fn0:fn1],
+        fp_categories=joined.fp_categories[fp0:fp1],
+    )
+
+
 def _segment_table(
     segments: Sequence[Mapping[str, Any]], keys: Sequence[str], what: str, image_id: Any
 ) -> dict[str, np.ndarray]:

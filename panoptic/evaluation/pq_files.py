@@ -10,6 +10,7 @@ numbers equal panopticapi's bit for bit.
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 from collections.abc import Iterator, Sequence
@@ -20,7 +21,13 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from panoptic.evaluation.pq import ImagePQ, PQAccumulator, pq_image
+from panoptic.evaluation.pq import (
+    ImagePQ,
+    PQAccumulator,
+    concat_images,
+    pq_image,
+    slice_images,
+)
 
 ID_MASK = 0xFFFFFF
 CHUNK_SIZE = 16
@@ -110,9 +117,11 @@ def evaluate_pair(
 
 def _evaluate_chunk(
     args: tuple[list[tuple[dict[str, Any], dict[str, Any]]], str, str, list[int]],
-) -> list[ImagePQ]:
+) -> tuple[ImagePQ, np.ndarray]:
+    """A chunk's counts joined (few arrays to send back, not one object per image)."""
     pairs, gt_dir, pred_dir, category_ids = args
-    return [evaluate_pair(gt, pred, gt_dir, pred_dir, category_ids) for gt, pred in pairs]
+    known = frozenset(category_ids)
+    return concat_images([evaluate_pair(gt, pred, gt_dir, pred_dir, known) for gt, pred in pairs])
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
@@ -163,25 +172,34 @@ def evaluate_panoptic_files(
         (chunk, str(gt_dir), str(pred_dir), category_ids) for chunk in _chunks(pairs, CHUNK_SIZE)
     ]
 
-    images: list[ImagePQ] = []
+    chunks: list[tuple[ImagePQ, np.ndarray]] = []
     with tqdm(total=len(pairs), desc="PQ", unit="img", disable=not progress) as bar:
         if workers <= 1:
-            results: Iterator[list[ImagePQ]] = map(_evaluate_chunk, tasks)
-            for chunk_images in results:
-                images.extend(chunk_images)
-                bar.update(len(chunk_images))
+            results: Iterator[tuple[ImagePQ, np.ndarray]] = map(_evaluate_chunk, tasks)
+            for chunk in results:
+                chunks.append(chunk)
+                bar.update(len(chunk[1]))
         else:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                for chunk_images in pool.imap(_evaluate_chunk, tasks):
-                    images.extend(chunk_images)
-                    bar.update(len(chunk_images))
+            # Objects frozen before the fork are never traversed by the workers'
+            # garbage collector, so the workers do not copy the parent's heap.
+            gc.freeze()
+            try:
+                pool = multiprocessing.get_context("fork").Pool(workers)
+            finally:
+                gc.unfreeze()
+            with pool:
+                for chunk in pool.imap(_evaluate_chunk, tasks):
+                    chunks.append(chunk)
+                    bar.update(len(chunk[1]))
+    joined, _ = concat_images([images for images, _ in chunks])
+    sizes = np.concatenate([s for _, s in chunks]) if chunks else np.zeros((0, 3), np.int64)
 
     total = PQAccumulator(categories)
     # panopticapi splits the images into one contiguous part per process and
     # adds the parts in order; doing the same keeps every float sum identical.
-    for part in np.array_split(np.arange(len(images)), max(workers, 1)):
+    for part in np.array_split(np.arange(len(pairs)), max(workers, 1)):
         accumulator = PQAccumulator(categories)
-        for index in part:
-            accumulator.add(images[index])
+        if part.size:
+            accumulator.add(slice_images(joined, sizes, int(part[0]), int(part[-1]) + 1))
         total.merge(accumulator)
     return total.results(), total
