@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,7 +28,10 @@ from panoptic.evaluation.pq_files import evaluate_panoptic_files
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Compute PQ / SQ / RQ (All, Things, Stuff and per category) of COCO "
-        "panoptic predictions (PNG folder + JSON) against COCO panoptic ground truth."
+        "panoptic predictions (PNG folder + JSON) against COCO panoptic ground truth, with "
+        "panopticapi's pq_compute rules and numbers.",
+        epilog=__doc__.split("Example::")[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--gt-json", required=True, help="ground-truth JSON, e.g. panoptic_val2017.json"
@@ -35,7 +39,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--gt-dir", required=True, help="folder of the ground-truth PNGs")
     parser.add_argument("--pred-json", required=True, help="prediction JSON (annotations list)")
     parser.add_argument("--pred-dir", required=True, help="folder of the predicted PNGs")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes (default: the number of CPUs, as panopticapi uses)",
+    )
     parser.add_argument(
         "--out",
         default=None,
