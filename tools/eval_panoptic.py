@@ -1,4 +1,4 @@
-"""Panoptic quality (PQ) of COCO panoptic prediction files, like panopticapi's ``pq_compute``.
+r"""Panoptic quality (PQ) of COCO panoptic prediction files, like panopticapi's ``pq_compute``.
 
 Takes the same four inputs as ``panopticapi.evaluation.pq_compute`` and gives
 the same numbers (same rules, tested for equality), several times faster.
