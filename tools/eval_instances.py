@@ -1,4 +1,4 @@
-"""COCO mask AP and box AP (the 12 standard numbers each) of a COCO results file.
+r"""COCO mask AP and box AP (the 12 standard numbers each) of a COCO results file.
 
 Runs pycocotools' ``COCOeval`` on a detection-format ground truth and a results
 list (``image_id``, ``category_id``, ``bbox`` as x, y, w, h, ``score`` and, for
