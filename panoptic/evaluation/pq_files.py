@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 import json
 import multiprocessing
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,7 @@ def evaluate_pair(
     pred_annotation: dict[str, Any],
     gt_dir: str | Path,
     pred_dir: str | Path,
-    category_ids: Sequence[int],
+    category_ids: Iterable[int],
 ) -> ImagePQ:
     """Read one image's two PNGs and match them (see :func:`pq_image`)."""
     image_id = gt_annotation["image_id"]
