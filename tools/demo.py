@@ -151,10 +151,14 @@ def track_videos(
     of the first one (``out_dir/tracked_video.gif``) and ``out_dir/metrics.json``
     (VPQ per window and mean, STQ, ID switches against the ground truth).
     """
+    work_dir = out_dir / "train"
+    # A rerun resumes the tracking run; a first run starts from the image weights
+    # (resuming would drop load_from).
+    resume = "auto" if (work_dir / "last_checkpoint").is_file() else None
     cfg = prepare_train_config(
         VIDEO_CONFIG,
-        work_dir=out_dir / "train",
-        resume="auto",
+        work_dir=work_dir,
+        resume=resume,
         cfg_options={
             "load_from": str(image_checkpoint),
             "train_cfg.max_iters": iters,

@@ -180,8 +180,18 @@ def test_demo_tracking_step(tmp_path: Path) -> None:
     )
     torch.manual_seed(0)
     checkpoint = tmp_path / "image.pth"
-    torch.save({"state_dict": init_model(image_config).state_dict()}, checkpoint)
+    # Shifted weights, so that a detector left at its fresh initialisation shows.
+    state = {
+        k: v * 0.999 if v.is_floating_point() else v
+        for k, v in init_model(image_config).state_dict().items()
+    }
+    torch.save({"state_dict": state}, checkpoint)
     metrics = demo.track_videos(checkpoint, data_dir, tmp_path / "tracking", iters=2)
+    # The frozen detector carries the image weights; only the tracking head changed.
+    image_state = torch.load(checkpoint, weights_only=True)["state_dict"]
+    trained = torch.load(tmp_path / "tracking/train/iter_2.pth", weights_only=False)["state_dict"]
+    assert all(torch.equal(trained[k], v) for k, v in image_state.items())
+    assert any(k.startswith("tracking_head.") for k in trained)
     num_frames = len(
         json.loads((data_dir / "annotations/video_panoptic_val.json").read_text())["images"]
     )
