@@ -56,7 +56,8 @@ class YolactFPN(nn.Module):
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
 
     def forward(self, features: dict[str, Tensor]) -> dict[str, Tensor]:
         """Build the pyramid.
