@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 import json
 import multiprocessing
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -115,18 +115,26 @@ def evaluate_pair(
     )
 
 
-def _evaluate_chunk(
-    args: tuple[list[tuple[dict[str, Any], dict[str, Any]]], str, str, list[int]],
-) -> tuple[ImagePQ, np.ndarray]:
-    """A chunk's counts joined (few arrays to send back, not one object per image)."""
-    pairs, gt_dir, pred_dir, category_ids = args
-    known = frozenset(category_ids)
-    return concat_images([evaluate_pair(gt, pred, gt_dir, pred_dir, known) for gt, pred in pairs])
+_WORKER: dict[str, Any] = {}  # set in each worker process by _init_worker
 
 
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _init_worker(
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]], gt_dir: str, pred_dir: str, known: frozenset
+) -> None:
+    # Forked workers receive these arguments through the fork, without pickling.
+    _WORKER.update(pairs=pairs, gt_dir=gt_dir, pred_dir=pred_dir, known=known)
+
+
+def _evaluate_range(span: tuple[int, int]) -> tuple[ImagePQ, np.ndarray]:
+    """Images ``start..stop-1`` of the worker's pairs, joined (few arrays to send back)."""
+    start, stop = span
+    gt_dir, pred_dir, known = _WORKER["gt_dir"], _WORKER["pred_dir"], _WORKER["known"]
+    return concat_images(
+        [
+            evaluate_pair(gt, pred, gt_dir, pred_dir, known)
+            for gt, pred in _WORKER["pairs"][start:stop]
+        ]
+    )
 
 
 def evaluate_panoptic_files(
@@ -168,27 +176,33 @@ def evaluate_panoptic_files(
     categories = list({int(c["id"]): c for c in gt_data["categories"]}.values())
     category_ids = [int(c["id"]) for c in categories]
     pairs = match_annotations(gt_data, pred_data)
-    tasks = [
-        (chunk, str(gt_dir), str(pred_dir), category_ids) for chunk in _chunks(pairs, CHUNK_SIZE)
+    spans = [
+        (start, min(start + CHUNK_SIZE, len(pairs))) for start in range(0, len(pairs), CHUNK_SIZE)
     ]
+    init_args = (pairs, str(gt_dir), str(pred_dir), frozenset(category_ids))
 
     chunks: list[tuple[ImagePQ, np.ndarray]] = []
     with tqdm(total=len(pairs), desc="PQ", unit="img", disable=not progress) as bar:
         if workers <= 1:
-            results: Iterator[tuple[ImagePQ, np.ndarray]] = map(_evaluate_chunk, tasks)
-            for chunk in results:
-                chunks.append(chunk)
-                bar.update(len(chunk[1]))
+            _init_worker(*init_args)
+            try:
+                for span in spans:
+                    chunks.append(_evaluate_range(span))
+                    bar.update(span[1] - span[0])
+            finally:
+                _WORKER.clear()
         else:
             # Objects frozen before the fork are never traversed by the workers'
             # garbage collector, so the workers do not copy the parent's heap.
             gc.freeze()
             try:
-                pool = multiprocessing.get_context("fork").Pool(workers)
+                pool = multiprocessing.get_context("fork").Pool(
+                    workers, initializer=_init_worker, initargs=init_args
+                )
             finally:
                 gc.unfreeze()
             with pool:
-                for chunk in pool.imap(_evaluate_chunk, tasks):
+                for chunk in pool.imap(_evaluate_range, spans):
                     chunks.append(chunk)
                     bar.update(len(chunk[1]))
     joined, _ = concat_images([images for images, _ in chunks])
