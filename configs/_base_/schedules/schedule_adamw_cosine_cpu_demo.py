@@ -1,8 +1,8 @@
-# The CPU demo's schedule: 800 iterations of AdamW in bf16 autocast (fp32 where the CPU has
-# no native bf16), 50 warm-up iterations, cosine decay; validation halfway and at the end.
-max_iters = 800
-val_interval = 400
-warmup_iters = 50
+# The CPU demo's schedule: 2000 iterations of AdamW in bf16 autocast (fp32 where the CPU has
+# no native bf16), 100 warm-up iterations, cosine decay; validation halfway and at the end.
+max_iters = 2000
+val_interval = 1000
+warmup_iters = 100
 
 train_cfg = dict(type="ResumableIterBasedTrainLoop", max_iters=max_iters, val_interval=val_interval)
 val_cfg = dict(type="ValLoop")
