@@ -23,6 +23,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from torch import Tensor, nn
 
+from panoptic.engine.checkpoint_io import load_checkpoint_file
 from panoptic.models.yolact import Yolact
 from panoptic.models.yolact_checkpoint import convert_state_dict, is_authors_layout
 from panoptic.registry import MODELS
@@ -82,7 +83,13 @@ def load_checkpoint(model: nn.Module, checkpoint: str | Path) -> None:
     path = Path(checkpoint)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    # weights_only loading with the exact allow-list that mmengine's training
+    # checkpoints need (HistoryBuffer, numpy scalars); nothing can run code.
+    state = load_checkpoint_file(path, map_location="cpu")
+    meta = state.get("meta")
+    if isinstance(meta, Mapping) and isinstance(meta.get("dataset_meta"), Mapping):
+        # label -> category id mapping and names of the data the model was trained on
+        model.dataset_meta = dict(meta["dataset_meta"])
     if isinstance(state.get("state_dict"), Mapping):
         state = state["state_dict"]
     if is_authors_layout(state):

@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from panoptic.apis import init_model, read_image
 from panoptic.data.categories import category_metainfo, default_color
+from panoptic.engine.checkpoint_io import load_checkpoint_file
 from panoptic.evaluation.coco_writers import CocoInstanceWriter, CocoPanopticWriter
 from panoptic.structures import PanopticDataSample
 
@@ -108,7 +109,7 @@ def _categories_from_file(path: Path) -> list[dict[str, Any]]:
 
 def _meta_from_checkpoint(path: Path) -> dict[str, Any] | None:
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_checkpoint_file(path, map_location="cpu")
     except Exception:  # an unreadable meta is not fatal: fall back to the config
         return None
     meta = state.get("meta") if isinstance(state, dict) else None

@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from panoptic.apis import inference_video, init_model
 from panoptic.data.categories import category_metainfo
+from panoptic.engine.checkpoint_io import load_checkpoint_file
 from panoptic.evaluation.video_metric import VideoPredictionWriter
 from panoptic.visualization import draw_panoptic, write_gif
 
@@ -123,7 +124,7 @@ def load_categories(
         categories = data["categories"] if isinstance(data, dict) else data
         source = str(path)
     else:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        state = load_checkpoint_file(checkpoint, map_location="cpu")
         meta = state.get("meta", {}) if isinstance(state, dict) else {}
         dataset_meta = meta.get("dataset_meta") if isinstance(meta, dict) else None
         if isinstance(dataset_meta, dict) and dataset_meta.get("categories"):
