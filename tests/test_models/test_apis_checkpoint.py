@@ -10,6 +10,7 @@ import torch
 from mmengine.logging import HistoryBuffer
 
 from panoptic.apis import init_model
+from panoptic.structures import PanopticDataSample
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs/panoptic/yolact_upsnet_r18_synthetic.py"
 
@@ -19,7 +20,7 @@ def test_init_model_loads_a_training_checkpoint_and_its_dataset_meta(tmp_path: P
     with torch.no_grad():
         for param in source.parameters():
             param.add_(0.01)
-    dataset_meta = dict(label2cat=[11, 12, 13, 14, 20, 21, 22], classes=["a", "b"])
+    dataset_meta = dict(label2cat={0: 11, 1: 12, 2: 13, 3: 14, 4: 20, 5: 21, 6: 22})
     checkpoint = dict(
         meta=dict(dataset_meta=dataset_meta, iter=np.int64(8), seed=np.int64(3)),
         state_dict=source.state_dict(),
@@ -31,7 +32,8 @@ def test_init_model_loads_a_training_checkpoint_and_its_dataset_meta(tmp_path: P
 
     model = init_model(CONFIG, path)
 
-    assert model.dataset_meta["label2cat"] == [11, 12, 13, 14, 20, 21, 22]
+    assert model.dataset_meta["label2cat"][4] == 20
+    assert model.label2cat(PanopticDataSample())[6] == 22
     for key, value in source.state_dict().items():
         assert torch.equal(model.state_dict()[key], value), key
 
