@@ -15,6 +15,6 @@ val_evaluator = [
 ]
 test_evaluator = val_evaluator
 
-# CPU demo (`make demo`): the schedule base trains 2000 iterations of batch 8 in bf16 with
+# CPU demo (`make demo`): the schedule base trains 3000 iterations of batch 8 in bf16 with
 # channels-last weights; a log line every 50 iterations shows progress.
 default_hooks = dict(logger=dict(interval=50))

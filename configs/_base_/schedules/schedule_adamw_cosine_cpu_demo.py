@@ -1,7 +1,7 @@
-# The CPU demo's schedule: 2000 iterations of AdamW in bf16 autocast (fp32 where the CPU has
+# The CPU demo's schedule: 3000 iterations of AdamW in bf16 autocast (fp32 where the CPU has
 # no native bf16), 100 warm-up iterations, cosine decay; validation halfway and at the end.
-max_iters = 2000
-val_interval = 1000
+max_iters = 3000
+val_interval = 1500
 warmup_iters = 100
 
 train_cfg = dict(type="ResumableIterBasedTrainLoop", max_iters=max_iters, val_interval=val_interval)
