@@ -25,6 +25,8 @@ custom_hooks = [
     dict(type="RNGStateHook"),
     # NHWC weights: the fast layout for bf16/fp16 convolutions (oneDNN, cuDNN).
     dict(type="ChannelsLastHook"),
+    # The model needs the dataset's label -> category id map for its panoptic output.
+    dict(type="DatasetMetaHook"),
 ]
 
 env_cfg = dict(

@@ -1,7 +1,7 @@
 """mmengine glue: checkpoint safety, NaN guard, config checks, precision and launchers.
 
 Importing this package registers the hooks (``AtomicCheckpointHook``,
-``NanGuardHook``, ``RNGStateHook``, ``ChannelsLastHook``), the
+``NanGuardHook``, ``RNGStateHook``, ``ChannelsLastHook``, ``DatasetMetaHook``), the
 ``GuardedOptimWrapper`` and the ``ResumableIterBasedTrainLoop``, and makes
 every checkpoint load of mmengine use ``weights_only=True`` with the project's
 allow-list (see :mod:`panoptic.engine.checkpoint_io`).
@@ -16,6 +16,7 @@ from panoptic.engine.checkpoint_io import (
     load_checkpoint_file,
 )
 from panoptic.engine.config_check import ConfigError, check_config
+from panoptic.engine.dataset_meta_hook import DatasetMetaHook
 from panoptic.engine.guarded_optim_wrapper import GuardedOptimWrapper
 from panoptic.engine.nan_guard_hook import NanGuardHook
 from panoptic.engine.resumable_train_loop import ResumableIterBasedTrainLoop
@@ -29,6 +30,7 @@ __all__ = [
     "AtomicCheckpointHook",
     "ChannelsLastHook",
     "ConfigError",
+    "DatasetMetaHook",
     "GuardedOptimWrapper",
     "NanGuardHook",
     "RNGStateHook",
