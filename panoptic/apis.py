@@ -89,7 +89,7 @@ def load_checkpoint(model: nn.Module, checkpoint: str | Path) -> None:
     meta = state.get("meta")
     if isinstance(meta, Mapping) and isinstance(meta.get("dataset_meta"), Mapping):
         # label -> category id mapping and names of the data the model was trained on
-        model.dataset_meta = dict(meta["dataset_meta"])
+        model.dataset_meta = dict(meta["dataset_meta"])  # type: ignore[assignment]
     if isinstance(state.get("state_dict"), Mapping):
         state = state["state_dict"]
     if is_authors_layout(state):
