@@ -10,14 +10,18 @@ cut and split, false-positive blobs) and times, in one run:
   ``--workers`` for the call);
 - ``files``: :func:`panoptic.evaluation.pq_files.evaluate_panoptic_files` with
   the same number of processes (the ``tools/eval_panoptic.py`` path);
-- ``decode``: OpenCV decoding of the two PNGs of every image alone, the floor
-  of any file-based evaluator, in one process;
+- ``decode``: reading and decoding the two PNGs of every image alone, with the
+  evaluator's decoder (imagecodecs when installed) and with OpenCV, in one
+  process: the floor of any file-based evaluator built on that decoder;
 - ``in-memory``: the streaming core (:func:`panoptic.evaluation.pq.pq_image` +
-  :class:`PQAccumulator`) on id maps already in memory, as ``CocoPanopticMetric``
-  runs it during validation: in one process, and split over ``--workers``
-  forked processes as that many ranks would share the images.
+  :class:`PQAccumulator`) on int32 id maps already in memory, as
+  ``CocoPanopticMetric`` runs it during validation: with one rank and with
+  ``--workers`` ranks, each a process that decodes its share first and then
+  times only the matching (see :func:`run_in_memory`).
 
-Every timing is the median of ``--repeats`` interleaved runs, as wall time and as
+The file evaluators and the decoders are timed first, interleaved over the
+repeats, from a lean parent process; the in-memory ranks after them. Every
+timing is the median of ``--repeats`` runs, as wall time and as
 CPU time of all processes involved (this process plus its reaped workers): on
 a machine shared with other jobs the wall times of parallel runs depend on the
 load, CPU time measures the work. The results must be equal
@@ -42,17 +46,21 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from panopticapi import evaluation as panopticapi_eval
 from tqdm import tqdm
 
 from panoptic.evaluation.coco_writers import CocoPanopticWriter
-from panoptic.evaluation.pq import ImagePQ, PQAccumulator, pq_image
-from panoptic.evaluation.pq_files import evaluate_panoptic_files, read_panoptic_ids
+from panoptic.evaluation.pq import PQAccumulator, pq_image
+from panoptic.evaluation.pq_files import (
+    default_png_decoder,
+    evaluate_panoptic_files,
+    read_panoptic_ids,
+)
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "coco_panoptic_sample"
 
@@ -136,21 +144,6 @@ def build_dataset(root: Path, num_images: int, seed: int) -> dict[str, Any]:
     }
 
 
-def load_memory(data: dict[str, Any]) -> list[tuple[np.ndarray, list, np.ndarray, list]]:
-    """Every image's two id maps and segment lists, decoded, for the in-memory timing."""
-    gt = json.loads(Path(data["gt_json"]).read_text())["annotations"]
-    pred = json.loads(Path(data["pred_json"]).read_text())["annotations"]
-    return [
-        (
-            read_panoptic_ids(Path(data["gt_dir"]) / g["file_name"]),
-            g["segments_info"],
-            read_panoptic_ids(Path(data["pred_dir"]) / p["file_name"]),
-            p["segments_info"],
-        )
-        for g, p in zip(gt, pred)
-    ]
-
-
 def run_panopticapi(data: dict[str, Any], workers: int) -> dict[str, Any]:
     """``pq_compute`` with ``workers`` processes; its pool is closed afterwards."""
     original_count, original_pool = multiprocessing.cpu_count, multiprocessing.Pool
@@ -192,32 +185,76 @@ def run_files(data: dict[str, Any], workers: int) -> dict[str, Any]:
 
 
 def run_decode(data: dict[str, Any], workers: int) -> None:
+    """Read and decode the two PNGs of every image (the evaluator's decoder), one process."""
     for annotation in json.loads(Path(data["gt_json"]).read_text())["annotations"]:
-        cv2.imread(str(Path(data["gt_dir"]) / annotation["file_name"]), cv2.IMREAD_COLOR)
-        cv2.imread(str(Path(data["pred_dir"]) / annotation["file_name"]), cv2.IMREAD_COLOR)
+        read_panoptic_ids(Path(data["gt_dir"]) / annotation["file_name"])
+        read_panoptic_ids(Path(data["pred_dir"]) / annotation["file_name"])
 
 
-_SHARED: dict[str, Any] = {}  # the in-memory images, inherited by forked workers
+def run_decode_opencv(data: dict[str, Any], workers: int) -> None:
+    """The same with OpenCV's decoder, for scale."""
+    for annotation in json.loads(Path(data["gt_json"]).read_text())["annotations"]:
+        read_panoptic_ids(Path(data["gt_dir"]) / annotation["file_name"], decoder="opencv")
+        read_panoptic_ids(Path(data["pred_dir"]) / annotation["file_name"], decoder="opencv")
 
 
-def _match_part(indices: np.ndarray) -> list[ImagePQ]:
-    category_ids = frozenset(c["id"] for c in _SHARED["categories"])
-    memory = _SHARED["memory"]
-    return [pq_image(*memory[int(k)], category_ids, int(k)) for k in indices]
+@dataclass
+class Timed:
+    """A run that timed itself: wall and CPU seconds of the measured part only."""
+
+    wall: float
+    cpu: float
+    result: Any
 
 
-def run_in_memory(data: dict[str, Any], workers: int) -> dict[str, Any]:
-    """The streaming core on maps in memory; with N workers, as N ranks would share them."""
-    parts = np.array_split(np.arange(len(_SHARED["memory"])), workers)
-    if workers == 1:
-        images = _match_part(parts[0])
-    else:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            images = [image for part in pool.map(_match_part, parts) for image in part]
+def _rank(rank: int, workers: int, data: dict[str, Any], barrier: Any, queue: Any) -> None:
+    """One rank of the in-memory run: decode its share, wait for all, time the matching."""
+    gt = json.loads(Path(data["gt_json"]).read_text())["annotations"]
+    pred = json.loads(Path(data["pred_json"]).read_text())["annotations"]
+    part = np.array_split(np.arange(len(gt)), workers)[rank]
+    memory = [
+        (
+            read_panoptic_ids(Path(data["gt_dir"]) / gt[k]["file_name"]).astype(np.int32),
+            gt[k]["segments_info"],
+            read_panoptic_ids(Path(data["pred_dir"]) / pred[k]["file_name"]).astype(np.int32),
+            pred[k]["segments_info"],
+        )
+        for k in part
+    ]
+    category_ids = frozenset(c["id"] for c in data["categories"])
+    barrier.wait()
+    wall_start, cpu_start = time.perf_counter(), time.process_time()
+    images = [pq_image(*maps, category_ids, int(k)) for maps, k in zip(memory, part)]
+    wall_end, cpu = time.perf_counter(), time.process_time() - cpu_start
+    queue.put((rank, wall_start, wall_end, cpu, images))
+
+
+def run_in_memory(data: dict[str, Any], workers: int) -> Timed:
+    """The streaming core on id maps already in memory, as ``workers`` ranks run it.
+
+    Each rank is a process that decodes its share of the images to int32 id
+    maps (as a model would hand them over), waits for the others, then matches
+    them with :func:`pq_image`; only the matching is timed: wall time from the
+    first rank's start to the last rank's end, CPU time summed over ranks. The
+    parent adds the ranks' counts in rank order, as the metric's merge does.
+    """
+    context = multiprocessing.get_context("fork")
+    barrier, queue = context.Barrier(workers), context.Queue()
+    processes = [
+        context.Process(target=_rank, args=(rank, workers, data, barrier, queue))
+        for rank in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    reports = sorted(queue.get() for _ in processes)
+    for process in processes:
+        process.join()
     accumulator = PQAccumulator(data["categories"])
-    for image in images:
-        accumulator.add(image)
-    return accumulator.results()
+    for *_, images in reports:
+        for image in images:
+            accumulator.add(image)
+    wall = max(r[2] for r in reports) - min(r[1] for r in reports)
+    return Timed(wall, sum(r[3] for r in reports), accumulator.results())
 
 
 def cpu_seconds() -> float:
@@ -233,6 +270,8 @@ def measure(
     cpu_start, wall_start = cpu_seconds(), time.perf_counter()
     result = run(data, workers)
     wall = time.perf_counter() - wall_start
+    if isinstance(result, Timed):
+        return result.wall, result.cpu, result.result
     return wall, cpu_seconds() - cpu_start, result
 
 
@@ -272,29 +311,36 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {root / 'gt'} already exists; pass an empty --work-dir", file=sys.stderr)
         return 2
     data = build_dataset(root, args.images, args.seed)
-    methods = {
-        "panopticapi": (run_panopticapi, args.workers),
-        "files": (run_files, args.workers),
-        "decode": (run_decode, 1),
-        "in_memory": (run_in_memory, 1),
-        "in_memory_parallel": (run_in_memory, args.workers),
-    }
-    wall: dict[str, list[float]] = {name: [] for name in methods}
-    cpu: dict[str, list[float]] = {name: [] for name in methods}
-    for _ in tqdm(range(args.repeats), desc="timing"):
-        for name, (run, workers) in methods.items():
-            if name == "in_memory":
-                # Decoded only now: the file evaluators fork a lean process, as they
-                # would from tools/eval_panoptic.py.
-                _SHARED.update(categories=data["categories"], memory=load_memory(data))
-            seconds, cpu_seconds_used, result = measure(run, data, workers)
-            wall[name].append(seconds)
-            cpu[name].append(cpu_seconds_used)
-            if name == "panopticapi":
-                ref = result
-            elif name != "decode":
-                check_equal(result, ref, name)
-        _SHARED.clear()
+    # Two phases, each interleaving its methods over the repeats: the file
+    # evaluators first, then the in-memory ranks (which decode their images in
+    # their own processes, so this process stays as lean as tools/eval_panoptic.py).
+    phases = [
+        {
+            "panopticapi": (run_panopticapi, args.workers),
+            "files": (run_files, args.workers),
+            "decode": (run_decode, 1),
+            "decode_opencv": (run_decode_opencv, 1),
+        },
+        {
+            "in_memory": (run_in_memory, 1),
+            "in_memory_parallel": (run_in_memory, args.workers),
+        },
+    ]
+    names = [name for phase in phases for name in phase]
+    wall: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
+    with tqdm(total=args.repeats * len(names), desc="timing") as bar:
+        for methods in phases:
+            for _ in range(args.repeats):
+                for name, (run, workers) in methods.items():
+                    seconds, cpu_seconds_used, result = measure(run, data, workers)
+                    wall[name].append(seconds)
+                    cpu[name].append(cpu_seconds_used)
+                    if name == "panopticapi":
+                        ref = result
+                    elif not name.startswith("decode"):
+                        check_equal(result, ref, name)
+                    bar.update()
     wall_ms = {k: 1000 * statistics.median(v) / args.images for k, v in wall.items()}
     cpu_ms = {k: 1000 * statistics.median(v) / args.images for k, v in cpu.items()}
     report = {
@@ -306,18 +352,19 @@ def main(argv: list[str] | None = None) -> int:
         "pq_all": ref["All"]["pq"],
     }
     print(f"{args.images} images, {args.workers} processes, median of {args.repeats} runs")
-    print(f"{'':34s}{'wall ms/img':>12s}{'speed-up':>10s}{'CPU ms/img':>12s}{'speed-up':>10s}")
+    print(f"{'':50s}{'wall ms/img':>12s}{'speed-up':>10s}{'CPU ms/img':>12s}{'speed-up':>10s}")
     labels = {
         "panopticapi": f"panopticapi pq_compute, {args.workers} proc.",
         "files": f"ours, files, {args.workers} proc.",
-        "decode": "OpenCV decoding alone, 1 proc.",
+        "decode": f"reading + decoding alone ({default_png_decoder()}), 1 proc.",
+        "decode_opencv": "the same with OpenCV, 1 proc.",
         "in_memory": "ours, in memory, 1 proc.",
         "in_memory_parallel": f"ours, in memory, {args.workers} proc.",
     }
     for name, label in labels.items():
         wall_x = wall_ms["panopticapi"] / wall_ms[name]
         cpu_x = cpu_ms["panopticapi"] / cpu_ms[name]
-        print(f"  {label:32s}{wall_ms[name]:12.3f}{wall_x:9.2f}x{cpu_ms[name]:12.3f}{cpu_x:9.2f}x")
+        print(f"  {label:48s}{wall_ms[name]:12.3f}{wall_x:9.2f}x{cpu_ms[name]:12.3f}{cpu_x:9.2f}x")
         report[f"speedup_wall_{name}"] = wall_x
         report[f"speedup_cpu_{name}"] = cpu_x
     print(f"  PQ (All) {100 * ref['All']['pq']:.3f}, equal to panopticapi's")

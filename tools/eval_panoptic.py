@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     start = time.perf_counter()
     try:
-        results, _ = evaluate_panoptic_files(
+        results, accumulator = evaluate_panoptic_files(
             args.gt_json,
             args.gt_dir,
             args.pred_json,
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"error: {message}", file=sys.stderr)
         return 1
-    categories = [] if args.quiet else json.loads(Path(args.gt_json).read_text())["categories"]
+    categories = [] if args.quiet else accumulator.categories
     print(format_pq_table(results, categories))
     print(f"Time elapsed: {time.perf_counter() - start:.2f} s")
     if args.out:

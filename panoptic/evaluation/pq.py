@@ -91,7 +91,8 @@ def _run_heads(gt_flat: np.ndarray, pred_flat: np.ndarray) -> tuple[np.ndarray, 
     change = np.empty(num_pixels, dtype=bool)
     change[0] = True
     np.not_equal(gt_flat[1:], gt_flat[:-1], out=change[1:])
-    change[1:] |= pred_flat[1:] != pred_flat[:-1]
+    pred_change = np.not_equal(pred_flat[1:], pred_flat[:-1])
+    np.logical_or(change[1:], pred_change, out=change[1:])
     heads = np.flatnonzero(change)
     lengths = np.empty_like(heads)
     np.subtract(heads[1:], heads[:-1], out=lengths[:-1])
