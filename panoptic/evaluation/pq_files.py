@@ -316,6 +316,8 @@ def evaluate_panoptic_files(
                 for chunk in pool.imap(_evaluate_range, spans):
                     chunks.append(chunk)
                     bar.update(len(chunk[1]))
+                pool.close()
+                pool.join()  # the workers exit and are reaped here, not later
     joined, _ = concat_images([images for images, _ in chunks])
     sizes = np.concatenate([s for _, s in chunks]) if chunks else np.zeros((0, 3), np.int64)
 
