@@ -11,8 +11,9 @@ cut and split, false-positive blobs) and times, in one run:
 - ``files``: :func:`panoptic.evaluation.pq_files.evaluate_panoptic_files` with
   the same number of processes (the ``tools/eval_panoptic.py`` path);
 - ``decode``: reading and decoding the two PNGs of every image alone, with the
-  evaluator's decoder (imagecodecs when installed) and with OpenCV, in one
-  process: the floor of any file-based evaluator built on that decoder;
+  evaluator's decoder (:mod:`panoptic.evaluation.png` when numba is
+  installed), with imagecodecs' libpng and with OpenCV, in one process: the
+  floor of any file-based evaluator built on that decoder;
 - ``in-memory``: the streaming core (:func:`panoptic.evaluation.pq.pq_image` +
   :class:`PQAccumulator`) on int32 id maps already in memory, as
   ``CocoPanopticMetric`` runs it during validation: with one rank and with
@@ -54,6 +55,7 @@ import numpy as np
 from panopticapi import evaluation as panopticapi_eval
 from tqdm import tqdm
 
+from panoptic.evaluation import pq_files
 from panoptic.evaluation.coco_writers import CocoPanopticWriter
 from panoptic.evaluation.pq import PQAccumulator, pq_image
 from panoptic.evaluation.pq_files import (
@@ -191,11 +193,20 @@ def run_decode(data: dict[str, Any], workers: int) -> None:
         read_panoptic_ids(Path(data["pred_dir"]) / annotation["file_name"])
 
 
+def _decode_with(data: dict[str, Any], decoder: str) -> None:
+    for annotation in json.loads(Path(data["gt_json"]).read_text())["annotations"]:
+        read_panoptic_ids(Path(data["gt_dir"]) / annotation["file_name"], decoder=decoder)
+        read_panoptic_ids(Path(data["pred_dir"]) / annotation["file_name"], decoder=decoder)
+
+
+def run_decode_imagecodecs(data: dict[str, Any], workers: int) -> None:
+    """The same with imagecodecs' libpng, for scale."""
+    _decode_with(data, "imagecodecs")
+
+
 def run_decode_opencv(data: dict[str, Any], workers: int) -> None:
     """The same with OpenCV's decoder, for scale."""
-    for annotation in json.loads(Path(data["gt_json"]).read_text())["annotations"]:
-        read_panoptic_ids(Path(data["gt_dir"]) / annotation["file_name"], decoder="opencv")
-        read_panoptic_ids(Path(data["pred_dir"]) / annotation["file_name"], decoder="opencv")
+    _decode_with(data, "opencv")
 
 
 @dataclass
@@ -319,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
             "panopticapi": (run_panopticapi, args.workers),
             "files": (run_files, args.workers),
             "decode": (run_decode, 1),
+            "decode_imagecodecs": (run_decode_imagecodecs, 1),
             "decode_opencv": (run_decode_opencv, 1),
         },
         {
@@ -326,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
             "in_memory_parallel": (run_in_memory, args.workers),
         },
     ]
+    if pq_files.imagecodecs is None:
+        del phases[0]["decode_imagecodecs"]
     names = [name for phase in phases for name in phase]
     wall: dict[str, list[float]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
@@ -357,11 +371,14 @@ def main(argv: list[str] | None = None) -> int:
         "panopticapi": f"panopticapi pq_compute, {args.workers} proc.",
         "files": f"ours, files, {args.workers} proc.",
         "decode": f"reading + decoding alone ({default_png_decoder()}), 1 proc.",
+        "decode_imagecodecs": "the same with imagecodecs (libpng), 1 proc.",
         "decode_opencv": "the same with OpenCV, 1 proc.",
         "in_memory": "ours, in memory, 1 proc.",
         "in_memory_parallel": f"ours, in memory, {args.workers} proc.",
     }
     for name, label in labels.items():
+        if name not in wall_ms:
+            continue
         wall_x = wall_ms["panopticapi"] / wall_ms[name]
         cpu_x = cpu_ms["panopticapi"] / cpu_ms[name]
         print(f"  {label:48s}{wall_ms[name]:12.3f}{wall_x:9.2f}x{cpu_ms[name]:12.3f}{cpu_x:9.2f}x")

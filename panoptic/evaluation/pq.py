@@ -18,9 +18,10 @@ rules of ``panopticapi.evaluation.pq_compute_single_core``:
   ``TP + FP + FN > 0``, for All, Things and Stuff.
 
 Pixel counting never sorts pixels: the two maps are cut into runs of constant
-(ground truth, prediction) id pairs in one pass, only the run heads are looked
-up among the listed segment ids and a ``bincount`` weighted by run lengths
-gives the pair histogram. Id maps of any shape work (a video clip stacked as
+(ground truth, prediction) id pairs, only the run heads are looked up among
+the listed segment ids and the run lengths are added per pair
+(:mod:`panoptic.evaluation.pair_counts`, compiled with numba when installed,
+else in numpy). Id maps of any shape work (a video clip stacked as
 (T, H, W) counts as one image), so video metrics reuse the same functions.
 
 Float sums follow panopticapi's order (matches in increasing (gt id, pred id)
@@ -39,7 +40,8 @@ from typing import Any
 
 import numpy as np
 
-VOID_ID = 0
+from panoptic.evaluation.pair_counts import VOID_ID, pair_counts
+
 SPLITS = (("All", None), ("Things", True), ("Stuff", False))
 
 
@@ -76,41 +78,6 @@ class SegmentOverlaps:
     def intersections(self) -> np.ndarray:
         """(G, P) int64 pixels shared by listed ground-truth and predicted segments."""
         return self.counts[1:-1, 1:]
-
-
-def _run_heads(gt_flat: np.ndarray, pred_flat: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Cut two flat maps into runs of constant (gt, pred) id pairs.
-
-    Returns:
-        gt ids (R,), pred ids (R,) at the run heads and run lengths (R,) int64.
-    """
-    num_pixels = gt_flat.size
-    if num_pixels == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty
-    change = np.empty(num_pixels, dtype=bool)
-    change[0] = True
-    np.not_equal(gt_flat[1:], gt_flat[:-1], out=change[1:])
-    pred_change = np.not_equal(pred_flat[1:], pred_flat[:-1])
-    np.logical_or(change[1:], pred_change, out=change[1:])
-    heads = np.flatnonzero(change)
-    lengths = np.empty_like(heads)
-    np.subtract(heads[1:], heads[:-1], out=lengths[:-1])
-    lengths[-1] = num_pixels - heads[-1]
-    return gt_flat[heads], pred_flat[heads], lengths
-
-
-def _compact(values: np.ndarray, sorted_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Position of each value in ``[VOID, *sorted_ids]`` and whether it is there.
-
-    Returns:
-        positions (R,) int64 (0 for VOID, k for ``sorted_ids[k - 1]``, undefined
-        when absent) and found (R,) bool.
-    """
-    table = np.concatenate(([VOID_ID], sorted_ids, [-1]))
-    positions = np.searchsorted(table[:-1], values)
-    found = table[positions] == values
-    return positions, found
 
 
 def _check_ids(ids: Sequence[int] | np.ndarray, what: str, image_id: Any) -> np.ndarray:
@@ -159,20 +126,11 @@ def segment_overlaps(
         )
     gt_sorted = _check_ids(gt_ids, "ground-truth", image_id)
     pred_sorted = _check_ids(pred_ids, "predicted", image_id)
-    gt_heads, pred_heads, lengths = _run_heads(np.ravel(gt_map), np.ravel(pred_map))
-    gt_rows, gt_found = _compact(gt_heads, gt_sorted)
-    gt_rows[~gt_found] = gt_sorted.size + 1
-    pred_cols, pred_found = _compact(pred_heads, pred_sorted)
-    num_rows, num_cols = gt_sorted.size + 2, pred_sorted.size + 1
-    keys = gt_rows * num_cols + pred_cols
-    if pred_found.all():
-        unlisted_pred_ids = np.zeros(0, dtype=np.int64)
-    else:
-        unlisted_pred_ids = np.unique(pred_heads[~pred_found]).astype(np.int64)
-        keys, lengths = keys[pred_found], lengths[pred_found]
-    counts = np.bincount(keys, weights=lengths, minlength=num_rows * num_cols)
+    counts, unlisted_pred_ids = pair_counts(
+        np.ravel(gt_map), np.ravel(pred_map), gt_sorted, pred_sorted
+    )
     return SegmentOverlaps(
-        counts=counts.astype(np.int64).reshape(num_rows, num_cols),
+        counts=counts,
         gt_ids=gt_sorted,
         pred_ids=pred_sorted,
         unlisted_pred_ids=unlisted_pred_ids,

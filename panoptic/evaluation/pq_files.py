@@ -1,9 +1,10 @@
 """PQ from COCO panoptic files: the inputs of panopticapi's ``pq_compute``, faster.
 
-PNGs are decoded with ``imagecodecs`` (libpng with a fast inflate) when it is
-installed, else with OpenCV, and turned into ids with one colour conversion
-(RGB to RGBA, read as little-endian uint32, alpha masked off); the JSON files
-are parsed with ``orjson`` when installed. Each image is matched by
+PNGs are decoded by :mod:`panoptic.evaluation.png` (libdeflate and a
+numba-compiled filter loop) when numba is installed, else with ``imagecodecs``
+(libpng) or OpenCV, and turned into ids with one colour conversion (RGB to
+RGBA, read as little-endian uint32, alpha masked off); the JSON files are
+parsed with ``orjson`` when installed. Each image is matched by
 :func:`panoptic.evaluation.pq.pq_image`. A pool of worker processes takes small
 chunks of images; the parent adds the per-image counts in image order, grouped
 as panopticapi groups them for the same number of processes, so the numbers
@@ -23,6 +24,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from panoptic.evaluation import png
+from panoptic.evaluation.pair_counts import warm_up as warm_up_pair_counts
 from panoptic.evaluation.pq import (
     ImagePQ,
     PQAccumulator,
@@ -42,11 +45,14 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 ID_MASK = 0xFFFFFF
 CHUNK_SIZE = 16
-PNG_DECODERS = ("imagecodecs", "opencv")
+PNG_DECODERS = ("numba", "imagecodecs", "opencv")
 
 
 def default_png_decoder() -> str:
-    """``"imagecodecs"`` when that package is installed, else ``"opencv"``."""
+    """The fastest installed: ``"numba"`` (:mod:`panoptic.evaluation.png`), ``"imagecodecs"``
+    (libpng) or ``"opencv"``."""
+    if png.numba_available():
+        return "numba"
     return "imagecodecs" if imagecodecs is not None else "opencv"
 
 
@@ -61,11 +67,18 @@ def check_png_decoder(decoder: str | None) -> str:
         raise ValueError(f"unknown PNG decoder {decoder!r}; choose from {PNG_DECODERS}")
     if decoder == "imagecodecs" and imagecodecs is None:
         raise ImportError("the PNG decoder 'imagecodecs' needs: pip install imagecodecs")
+    if decoder == "numba" and not png.numba_available():
+        raise ImportError("the PNG decoder 'numba' needs: pip install numba")
     return decoder
 
 
 def _decode_rgb(data: bytes, decoder: str) -> np.ndarray:
     """Decode PNG bytes to (H, W, 3) RGB or (H, W, 4) RGBA uint8; other layouts as decoded."""
+    if decoder == "numba":
+        try:
+            return png.decode_png_rgb(data)
+        except png.UnsupportedPngError:  # a layout panoptic PNGs do not use: the general decoders
+            decoder = "imagecodecs" if imagecodecs is not None else "opencv"
     if decoder == "imagecodecs":
         return np.asarray(imagecodecs.png_decode(data))
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
@@ -86,8 +99,8 @@ def decode_panoptic_png(
         data: the PNG file's bytes.
         image_id: named in error messages.
         path: named in error messages.
-        decoder: ``"imagecodecs"`` or ``"opencv"`` (same ids); default
-            :func:`default_png_decoder`.
+        decoder: ``"numba"``, ``"imagecodecs"`` or ``"opencv"`` (same ids);
+            default :func:`default_png_decoder`.
 
     Raises:
         ValueError: the bytes are not a PNG, or not 8-bit RGB or RGBA (an alpha
@@ -263,8 +276,8 @@ def evaluate_panoptic_files(
         pred_dir: folder of the predicted PNGs.
         workers: worker processes (1 = in this process).
         progress: show a progress bar.
-        decoder: PNG decoder, ``"imagecodecs"`` or ``"opencv"`` (same ids);
-            default :func:`default_png_decoder`.
+        decoder: PNG decoder, ``"numba"``, ``"imagecodecs"`` or ``"opencv"``
+            (same ids); default :func:`default_png_decoder`.
 
     Returns:
         The results in panopticapi's shape (see :meth:`PQAccumulator.results`)
@@ -292,6 +305,9 @@ def evaluate_panoptic_files(
     ]
     init_args = (pairs, str(gt_dir), str(pred_dir), frozenset(category_ids), decoder)
 
+    if decoder == "numba":
+        png.warm_up()  # compiled once here, not once per forked worker
+    warm_up_pair_counts((np.dtype(np.uint32),))
     chunks: list[tuple[ImagePQ, np.ndarray]] = []
     with tqdm(total=len(pairs), desc="PQ", unit="img", disable=not progress) as bar:
         if workers <= 1:

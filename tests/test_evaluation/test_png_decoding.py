@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from panoptic.evaluation import pq_files
+from panoptic.evaluation import png, pq_files
 from panoptic.evaluation.pq_files import (
     decode_panoptic_png,
     evaluate_panoptic_files,
@@ -19,6 +19,9 @@ from panoptic.evaluation.pq_files import (
 )
 
 DECODERS = [
+    pytest.param(
+        "numba", marks=pytest.mark.skipif(not png.numba_available(), reason="numba missing")
+    ),
     pytest.param(
         "imagecodecs",
         marks=pytest.mark.skipif(pq_files.imagecodecs is None, reason="imagecodecs missing"),
@@ -37,10 +40,10 @@ def pil_ids(path: Path) -> np.ndarray:
 def test_decoders_equal_pil_on_coco_pngs(coco_sample_dir: Path, decoder: str):
     pngs = sorted((coco_sample_dir / "panoptic_examples").glob("*.png"))
     assert pngs
-    for png in pngs:
-        ids = read_panoptic_ids(png, decoder=decoder)
+    for path in pngs:
+        ids = read_panoptic_ids(path, decoder=decoder)
         assert ids.dtype == np.uint32
-        np.testing.assert_array_equal(ids, pil_ids(png))
+        np.testing.assert_array_equal(ids, pil_ids(path))
 
 
 @pytest.mark.parametrize("decoder", DECODERS)
@@ -69,16 +72,16 @@ def test_bad_pngs_raise_naming_the_image(tmp_path: Path, decoder: str):
         decode_panoptic_png(b"", decoder="pillow")
 
 
-def test_both_decoders_give_the_same_results(coco_sample_dir: Path):
-    if pq_files.imagecodecs is None:
-        pytest.skip("imagecodecs missing")
+def test_all_decoders_give_the_same_results(coco_sample_dir: Path):
+    if pq_files.imagecodecs is None or not png.numba_available():
+        pytest.skip("imagecodecs or numba missing")
     gt_json = coco_sample_dir / "panoptic_examples.json"
     png_dir = coco_sample_dir / "panoptic_examples"
     runs = [
         evaluate_panoptic_files(gt_json, png_dir, gt_json, png_dir, 1, False, decoder)[0]
-        for decoder in ("imagecodecs", "opencv")
+        for decoder in ("numba", "imagecodecs", "opencv")
     ]
-    assert runs[0] == runs[1]
+    assert runs[0] == runs[1] == runs[2]
     assert runs[0]["All"]["pq"] == pytest.approx(1.0)
 
 
