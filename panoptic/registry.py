@@ -55,7 +55,14 @@ TRANSFORMS = PanopticRegistry(
     "transform", parent=MMENGINE_TRANSFORMS, scope=SCOPE, locations=["panoptic.data"]
 )
 METRICS = PanopticRegistry(
-    "metric", parent=MMENGINE_METRICS, scope=SCOPE, locations=["panoptic.evaluation"]
+    "metric",
+    parent=MMENGINE_METRICS,
+    scope=SCOPE,
+    locations=[  # the modules themselves: panoptic.evaluation imports its names lazily
+        "panoptic.evaluation.panoptic_metric",
+        "panoptic.evaluation.instance_metric",
+        "panoptic.evaluation.video_metric",
+    ],
 )
 HOOKS = PanopticRegistry("hook", parent=MMENGINE_HOOKS, scope=SCOPE, locations=["panoptic.engine"])
 VISUALIZERS = PanopticRegistry(
