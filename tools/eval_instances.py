@@ -1,6 +1,7 @@
 r"""COCO mask AP and box AP (the 12 standard numbers each) of a COCO results file.
 
-Runs pycocotools' ``COCOeval`` on a detection-format ground truth and a results
+Runs ``COCOeval`` (pycocotools', or hotcoco's with ``--backend hotcoco``: the
+same numbers, faster) on a detection-format ground truth and a results
 list (``image_id``, ``category_id``, ``bbox`` as x, y, w, h, ``score`` and, for
 mask AP, ``segmentation`` as RLE) such as ``tools/test.py --out`` writes.
 When the ground-truth categories carry ``isthing`` (a panoptic set converted to
@@ -19,12 +20,17 @@ import json
 import sys
 from pathlib import Path
 
-from panoptic.evaluation.instance_metric import IOU_TYPES, evaluate_coco_instances, load_coco
+from panoptic.evaluation.instance_metric import (
+    BACKENDS,
+    IOU_TYPES,
+    evaluate_coco_instances,
+    load_coco,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Compute COCO mask AP and box AP of instance predictions with pycocotools."
+        description="Compute COCO mask AP and box AP of instance predictions with COCOeval."
     )
     parser.add_argument("--gt-json", required=True, help="COCO detection-format ground truth")
     parser.add_argument("--pred-json", required=True, help="COCO results list (JSON)")
@@ -39,6 +45,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--all-categories",
         action="store_true",
         help="also evaluate categories marked isthing=0 (stuff) in the ground truth",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="pycocotools",
+        help="COCOeval implementation: pycocotools (the reference, default) or hotcoco "
+        "(pip install hotcoco; same 12 numbers, faster)",
     )
     parser.add_argument("--out", default=None, help="write {iou type: {stat: value}} here as JSON")
     return parser.parse_args(argv)
@@ -58,8 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         category_ids = None
         if not args.all_categories and all("isthing" in c for c in categories):
             category_ids = [c["id"] for c in categories if c["isthing"]]
-        stats, summary = evaluate_coco_instances(coco_gt, results, args.iou_types, category_ids)
-    except (FileNotFoundError, KeyError, ValueError) as err:
+        stats, summary = evaluate_coco_instances(
+            coco_gt, results, args.iou_types, category_ids, args.backend
+        )
+    except (FileNotFoundError, ImportError, KeyError, ValueError) as err:
         print(f"error: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
         return 1
     print(summary)

@@ -3,7 +3,13 @@
 Predictions are turned into COCO results (RLE masks) image by image; the
 ground truth is either a COCO detection-format annotation file or built in
 memory from the samples' ``gt_instances`` (masks and boxes at the original
-size). ``COCOeval`` then gives the 12 standard numbers per IoU type.
+size). ``COCOeval`` then gives the 12 standard numbers per IoU type, from
+pycocotools (the reference, the default) or, when asked with
+``backend="hotcoco"`` and installed, from hotcoco's pycocotools-compatible
+Rust implementation, which gives the same 12 numbers (tested) faster. One
+pycocotools quirk hotcoco does not share: a ground-truth annotation with id 0
+is never counted as matched by pycocotools; such ground truth is refused with
+hotcoco rather than given different numbers.
 
 Shapes: N instances, H/W height/width.
 """
@@ -27,6 +33,11 @@ from pycocotools.cocoeval import COCOeval
 from panoptic.evaluation.coco_writers import encode_masks_rle, instances_to_coco
 from panoptic.registry import METRICS
 
+try:  # optional: a faster COCOeval with the same numbers
+    import hotcoco
+except ImportError:  # pragma: no cover - depends on the environment
+    hotcoco = None  # type: ignore[assignment]
+
 STAT_NAMES = (
     "mAP",
     "mAP_50",
@@ -42,6 +53,52 @@ STAT_NAMES = (
     "AR_l",
 )
 IOU_TYPES = ("segm", "bbox")
+BACKENDS = ("pycocotools", "hotcoco")
+
+
+def check_backend(backend: str) -> str:
+    """``backend`` if it is known and installed.
+
+    Raises:
+        ValueError: an unknown name. ImportError: hotcoco asked for but missing.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown COCOeval backend {backend!r}; choose from {BACKENDS}")
+    if backend == "hotcoco" and hotcoco is None:
+        raise ImportError("the COCOeval backend 'hotcoco' needs: pip install hotcoco")
+    return backend
+
+
+def _run_cocoeval(
+    coco_gt: COCO,
+    results: list[dict[str, Any]],
+    iou_type: str,
+    category_ids: Sequence[int] | None,
+    backend: str,
+) -> list[float]:
+    """Build the detections, evaluate, accumulate and summarise (printing); the 12 stats."""
+    if category_ids is not None and not list(category_ids):
+        # pycocotools finds no ground truth (-1 everywhere); hotcoco would read [] as "all"
+        print("no categories to evaluate")
+        return [-1.0] * len(STAT_NAMES)
+    if backend == "hotcoco":
+        # hotcoco takes the dataset dict; names only label its printouts
+        dataset = copy.deepcopy(dict(coco_gt.dataset))
+        for category in dataset["categories"]:
+            category.setdefault("name", str(category["id"]))
+        gt = hotcoco.COCO(dataset)
+        dt = gt.loadRes(results) if results else hotcoco.COCO({**dataset, "annotations": []})
+        evaluator = hotcoco.COCOeval(gt, dt, iou_type)
+    else:
+        empty = {**coco_gt.dataset, "annotations": []}
+        dt = coco_gt.loadRes(results) if results else coco_from_dataset(empty)
+        evaluator = COCOeval(coco_gt, dt, iou_type)
+    if category_ids is not None:
+        evaluator.params.catIds = list(category_ids)
+    evaluator.evaluate()
+    evaluator.accumulate()
+    evaluator.summarize()
+    return [float(v) for v in evaluator.stats]
 
 
 def _numpy(value: Any) -> np.ndarray:
@@ -77,8 +134,9 @@ def evaluate_coco_instances(
     results: Sequence[Mapping[str, Any]],
     iou_types: Sequence[str] = IOU_TYPES,
     category_ids: Sequence[int] | None = None,
+    backend: str = "pycocotools",
 ) -> tuple[dict[str, dict[str, float]], str]:
-    """The 12 COCO numbers per IoU type with pycocotools' ``COCOeval``.
+    """The 12 COCO numbers per IoU type with ``COCOeval``.
 
     Args:
         coco_gt: the ground truth.
@@ -86,6 +144,7 @@ def evaluate_coco_instances(
             (x, y, w, h), ``score``, ``segmentation`` RLE for ``"segm"``).
         iou_types: any of ``"segm"``, ``"bbox"``.
         category_ids: categories to evaluate (default: all in the ground truth).
+        backend: ``"pycocotools"`` or ``"hotcoco"`` (same numbers).
 
     Returns:
         ``{iou type: {"mAP": ..., "AR_l": ...}}`` as fractions (-1 where
@@ -93,8 +152,17 @@ def evaluate_coco_instances(
 
     Raises:
         KeyError: a result names an image or category that the ground truth lacks.
-        ValueError: an unknown IoU type, or segm asked of results without masks.
+        ValueError: an unknown IoU type or backend, or segm asked of results without masks.
+        ImportError: hotcoco asked for but not installed.
     """
+    check_backend(backend)
+    if backend == "hotcoco" and any(a.get("id") == 0 for a in coco_gt.dataset["annotations"]):
+        raise ValueError(
+            "the ground truth has an annotation with id 0: pycocotools counts matches to it "
+            "as misses (its matches are stored as ids, and 0 reads as 'unmatched'), hotcoco "
+            "does not, so the numbers would differ; renumber the annotations from 1 or use "
+            "backend='pycocotools'"
+        )
     known_images = set(coco_gt.getImgIds())
     known_categories = set(coco_gt.getCatIds())
     for result in results:
@@ -115,24 +183,11 @@ def evaluate_coco_instances(
         if iou_type == "segm" and any("segmentation" not in r for r in results):
             raise ValueError("segm evaluation needs a 'segmentation' in every result")
         with contextlib.redirect_stdout(log):
-            if results:
-                coco_dt = coco_gt.loadRes(copy.deepcopy(list(results)))
-            else:
-                coco_dt = coco_from_dataset(
-                    {
-                        "images": coco_gt.dataset["images"],
-                        "categories": coco_gt.dataset["categories"],
-                        "annotations": [],
-                    }
-                )
-            evaluator = COCOeval(coco_gt, coco_dt, iou_type)
-            if category_ids is not None:
-                evaluator.params.catIds = list(category_ids)
             print(f"IoU type: {iou_type}")
-            evaluator.evaluate()
-            evaluator.accumulate()
-            evaluator.summarize()
-        stats[iou_type] = {name: float(v) for name, v in zip(STAT_NAMES, evaluator.stats)}
+            values = _run_cocoeval(
+                coco_gt, [dict(r) for r in copy.deepcopy(results)], iou_type, category_ids, backend
+            )
+        stats[iou_type] = dict(zip(STAT_NAMES, values))
     return stats, log.getvalue()
 
 
@@ -201,6 +256,7 @@ class CocoInstanceMetric(BaseMetric):
         collect_device: ``"cpu"`` or ``"gpu"``, for gathering across ranks.
         prefix: key prefix (default ``"coco"``).
         collect_dir: folder for gathering on CPU.
+        backend: ``"pycocotools"`` (default) or ``"hotcoco"``: same numbers, faster.
     """
 
     default_prefix = "coco"
@@ -213,8 +269,10 @@ class CocoInstanceMetric(BaseMetric):
         collect_device: str = "cpu",
         prefix: str | None = None,
         collect_dir: str | None = None,
+        backend: str = "pycocotools",
     ) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
+        self.backend = check_backend(backend)
         for iou_type in iou_types:
             if iou_type not in IOU_TYPES:
                 raise ValueError(f"unknown IoU type {iou_type!r}; use one of {IOU_TYPES}")
@@ -300,7 +358,9 @@ class CocoInstanceMetric(BaseMetric):
             self.output_dir.mkdir(parents=True, exist_ok=True)
             with open(self.output_dir / "instances_results.json", "w") as f:
                 json.dump(detections, f)
-        stats, summary = evaluate_coco_instances(coco_gt, detections, self.iou_types, category_ids)
+        stats, summary = evaluate_coco_instances(
+            coco_gt, detections, self.iou_types, category_ids, self.backend
+        )
         print_log("COCO instance evaluation:\n" + summary, logger="current")
         return {
             f"{iou_type}_{name}": value

@@ -18,6 +18,7 @@ from panopticapi import evaluation as panopticapi_eval
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from panoptic.evaluation import instance_metric
 from panoptic.evaluation.instance_metric import STAT_NAMES, CocoInstanceMetric
 from panoptic.evaluation.panoptic_metric import CocoPanopticMetric
 from panoptic.evaluation.pq_files import read_panoptic_ids
@@ -233,14 +234,21 @@ def reference_stats(images: list[dict], label2cat: dict[int, int]) -> tuple[dict
     return stats, dataset
 
 
+HOTCOCO = pytest.mark.skipif(instance_metric.hotcoco is None, reason="hotcoco missing")
+BACKENDS = ["pycocotools", pytest.param("hotcoco", marks=HOTCOCO)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_instance_metric_equals_cocoeval(tmp_path: Path, seed: int):
+def test_instance_metric_equals_cocoeval(tmp_path: Path, seed: int, backend: str):
     samples, label2cat, images = instance_samples(seed=seed)
     meta = {"label2cat": label2cat, "thing_classes": ["a", "b", "c"]}
     ref, dataset = reference_stats(images, label2cat)
     assert 0.05 < ref["segm"][0] < 0.95 and 0.05 < ref["bbox"][0] < 0.95
 
-    metric = METRICS.build({"type": "CocoInstanceMetric", "output_dir": str(tmp_path)})
+    metric = METRICS.build(
+        {"type": "CocoInstanceMetric", "output_dir": str(tmp_path), "backend": backend}
+    )
     metric.dataset_meta = meta
     metric.process({}, samples[:4])
     metric.process({}, samples[4:])
@@ -251,7 +259,7 @@ def test_instance_metric_equals_cocoeval(tmp_path: Path, seed: int):
 
     ann_file = tmp_path / "gt.json"
     ann_file.write_text(json.dumps(dataset))
-    from_file = CocoInstanceMetric(ann_file=str(ann_file))
+    from_file = CocoInstanceMetric(ann_file=str(ann_file), backend=backend)
     from_file.dataset_meta = meta
     from_file.process({}, samples)
     assert from_file.evaluate(len(samples)) == metrics
@@ -276,3 +284,39 @@ def test_instance_metric_without_detections_and_bad_input():
     del samples[0]["gt_instances"]
     with pytest.raises(KeyError, match="image 0 has no gt_instances"):
         metric.process({}, samples)
+
+
+@HOTCOCO
+def test_hotcoco_backend_gives_pycocotools_numbers():
+    """Twenty randomised sets, a category subset and no detections: all 12 numbers equal."""
+    for seed in range(3, 23):
+        _, label2cat, images = instance_samples(seed=seed)
+        _, dataset = reference_stats(images, label2cat)
+        coco_gt = instance_metric.coco_from_dataset(dataset)
+        detections = [
+            {
+                "image_id": image["id"],
+                "category_id": label2cat[int(label)],
+                "segmentation": instance_metric.encode_masks_rle(mask[None])[0],
+                "bbox": [float(x1), float(y1), float(x2 - x1), float(y2 - y1)],
+                "score": float(score),
+            }
+            for image in images
+            for mask, (x1, y1, x2, y2), label, score in zip(*image["pred"])
+        ]
+        for subset, results in ((None, detections), ([1, 7], detections), (None, [])):
+            runs = [
+                instance_metric.evaluate_coco_instances(
+                    coco_gt, results, category_ids=subset, backend=backend
+                )[0]
+                for backend in ("pycocotools", "hotcoco")
+            ]
+            assert runs[0] == runs[1], (seed, subset, len(results))
+
+
+def test_unknown_or_missing_backend_is_refused(monkeypatch):
+    with pytest.raises(ValueError, match="unknown COCOeval backend"):
+        CocoInstanceMetric(backend="detectron2")
+    monkeypatch.setattr(instance_metric, "hotcoco", None)
+    with pytest.raises(ImportError, match="pip install hotcoco"):
+        CocoInstanceMetric(backend="hotcoco")
