@@ -10,6 +10,10 @@ cut and split, false-positive blobs) and times, in one run:
   ``--workers`` for the call);
 - ``files``: :func:`panoptic.evaluation.pq_files.evaluate_panoptic_files` with
   the same number of processes (the ``tools/eval_panoptic.py`` path);
+- ``hotcoco``: hotcoco's ``pq_compute`` (Rust; its own thread count), for
+  scale, when hotcoco is installed; its numbers are compared with
+  panopticapi's on the counted categories and the largest difference is
+  reported, not required to be 0;
 - ``decode``: reading and decoding the two PNGs of every image alone, with the
   evaluator's decoder (:mod:`panoptic.evaluation.png` when numba is
   installed), with imagecodecs' libpng and with OpenCV, in one process: the
@@ -55,7 +59,7 @@ import numpy as np
 from panopticapi import evaluation as panopticapi_eval
 from tqdm import tqdm
 
-from panoptic.evaluation import pq_files
+from panoptic.evaluation import instance_metric, pq_files
 from panoptic.evaluation.coco_writers import CocoPanopticWriter
 from panoptic.evaluation.pq import PQAccumulator, pq_image
 from panoptic.evaluation.pq_files import (
@@ -172,6 +176,27 @@ def run_panopticapi(data: dict[str, Any], workers: int) -> dict[str, Any]:
         for pool in pools:
             pool.terminate()
             pool.join()
+
+
+def run_hotcoco(data: dict[str, Any], workers: int) -> dict[str, Any]:
+    """hotcoco's drop-in ``pq_compute`` (Rust), for scale; it picks its own threads."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        results = instance_metric.hotcoco.panoptic.pq_compute(
+            str(data["gt_json"]), str(data["pred_json"]), str(data["gt_dir"]), str(data["pred_dir"])
+        )
+    results["per_class"] = {int(k): v for k, v in results["per_class"].items()}
+    return results
+
+
+def largest_difference(theirs: dict[str, Any], ref: dict[str, Any]) -> float:
+    """The largest |difference| of PQ / SQ / RQ over the splits and the counted categories
+    (hotcoco reports -1 where a category has no TP, FP or FN; panopticapi reports 0)."""
+    rows = [(theirs[s], ref[s]) for s in ("All", "Things", "Stuff")]
+    for category_id, row in ref["per_class"].items():
+        other = theirs["per_class"][category_id]
+        if other["tp"] + other["fp"] + other["fn"] > 0:
+            rows.append((other, row))
+    return max(abs(a[key] - b[key]) for a, b in rows for key in ("pq", "sq", "rq"))
 
 
 def run_files(data: dict[str, Any], workers: int) -> dict[str, Any]:
@@ -329,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         {
             "panopticapi": (run_panopticapi, args.workers),
             "files": (run_files, args.workers),
+            "hotcoco": (run_hotcoco, args.workers),
             "decode": (run_decode, 1),
             "decode_imagecodecs": (run_decode_imagecodecs, 1),
             "decode_opencv": (run_decode_opencv, 1),
@@ -340,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if pq_files.imagecodecs is None:
         del phases[0]["decode_imagecodecs"]
+    if instance_metric.hotcoco is None:
+        del phases[0]["hotcoco"]
+    hotcoco_difference = 0.0
     names = [name for phase in phases for name in phase]
     wall: dict[str, list[float]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
@@ -352,6 +381,10 @@ def main(argv: list[str] | None = None) -> int:
                     cpu[name].append(cpu_seconds_used)
                     if name == "panopticapi":
                         ref = result
+                    elif name == "hotcoco":
+                        hotcoco_difference = max(
+                            hotcoco_difference, largest_difference(result, ref)
+                        )
                     elif not name.startswith("decode"):
                         check_equal(result, ref, name)
                     bar.update()
@@ -370,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     labels = {
         "panopticapi": f"panopticapi pq_compute, {args.workers} proc.",
         "files": f"ours, files, {args.workers} proc.",
+        "hotcoco": "hotcoco pq_compute (Rust), for scale",
         "decode": f"reading + decoding alone ({default_png_decoder()}), 1 proc.",
         "decode_imagecodecs": "the same with imagecodecs (libpng), 1 proc.",
         "decode_opencv": "the same with OpenCV, 1 proc.",
@@ -385,6 +419,11 @@ def main(argv: list[str] | None = None) -> int:
         report[f"speedup_wall_{name}"] = wall_x
         report[f"speedup_cpu_{name}"] = cpu_x
     print(f"  PQ (All) {100 * ref['All']['pq']:.3f}, equal to panopticapi's")
+    if "hotcoco" in wall_ms:
+        print(
+            f"  hotcoco's PQ / SQ / RQ differ from panopticapi's by up to {hotcoco_difference:.1e}"
+        )
+        report["hotcoco_largest_difference"] = hotcoco_difference
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1))
     if not args.work_dir:

@@ -161,6 +161,8 @@ def test_benchmark_eval_runs_and_checks_equality(tmp_path: Path, capsys):
     assert report["images"] == 6 and report["wall_ms_per_image"]["in_memory"] > 0
     assert report["cpu_ms_per_image"]["panopticapi"] > report["cpu_ms_per_image"]["in_memory"]
     assert 0 < report["pq_all"] < 1
+    if instance_metric.hotcoco is not None:  # the row for scale: same numbers up to rounding
+        assert report["hotcoco_largest_difference"] < 1e-9
     assert "equal to panopticapi's" in capsys.readouterr().out
     assert len(list((tmp_path / "w" / "panoptic_pred").iterdir())) == 6
 
