@@ -66,6 +66,7 @@ from panoptic.evaluation.pq_files import (
     default_png_decoder,
     evaluate_panoptic_files,
     read_panoptic_ids,
+    single_threaded_opencv,
 )
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "coco_panoptic_sample"
@@ -211,17 +212,18 @@ def run_files(data: dict[str, Any], workers: int) -> dict[str, Any]:
     return results
 
 
+def _decode_with(data: dict[str, Any], decoder: str | None) -> None:
+    """Read and decode the two PNGs of every image in this process, as the evaluator's
+    workers do (OpenCV single-threaded)."""
+    with single_threaded_opencv():
+        for annotation in json.loads(Path(data["gt_json"]).read_text())["annotations"]:
+            read_panoptic_ids(Path(data["gt_dir"]) / annotation["file_name"], decoder=decoder)
+            read_panoptic_ids(Path(data["pred_dir"]) / annotation["file_name"], decoder=decoder)
+
+
 def run_decode(data: dict[str, Any], workers: int) -> None:
-    """Read and decode the two PNGs of every image (the evaluator's decoder), one process."""
-    for annotation in json.loads(Path(data["gt_json"]).read_text())["annotations"]:
-        read_panoptic_ids(Path(data["gt_dir"]) / annotation["file_name"])
-        read_panoptic_ids(Path(data["pred_dir"]) / annotation["file_name"])
-
-
-def _decode_with(data: dict[str, Any], decoder: str) -> None:
-    for annotation in json.loads(Path(data["gt_json"]).read_text())["annotations"]:
-        read_panoptic_ids(Path(data["gt_dir"]) / annotation["file_name"], decoder=decoder)
-        read_panoptic_ids(Path(data["pred_dir"]) / annotation["file_name"], decoder=decoder)
+    """Read and decode the two PNGs of every image with the evaluator's decoder, one process."""
+    _decode_with(data, None)
 
 
 def run_decode_imagecodecs(data: dict[str, Any], workers: int) -> None:

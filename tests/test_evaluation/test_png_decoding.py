@@ -91,3 +91,10 @@ def test_invalid_json_names_the_file(tmp_path: Path):
         load_json(tmp_path / "bad.json", "prediction")
     (tmp_path / "ok.json").write_text(json.dumps({"annotations": []}))
     assert load_json(tmp_path / "ok.json", "prediction") == {"annotations": []}
+
+
+def test_opencv_runs_single_threaded_inside_and_is_restored():
+    before = cv2.getNumThreads()
+    with pq_files.single_threaded_opencv():
+        assert cv2.getNumThreads() == 1
+    assert cv2.getNumThreads() == before
