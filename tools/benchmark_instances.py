@@ -32,6 +32,7 @@ from pycocotools import mask as mask_utils
 from tqdm import tqdm
 
 from panoptic.evaluation import instance_metric
+from panoptic.evaluation.coco_writers import encode_masks_rle
 from panoptic.evaluation.instance_metric import coco_from_dataset, evaluate_coco_instances
 
 SAMPLE = (
@@ -41,12 +42,6 @@ SAMPLE = (
     / "coco_panoptic_sample"
     / "panoptic_coco_detection_format.json"
 )
-
-
-def _rle(mask: np.ndarray) -> dict[str, Any]:
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    rle["counts"] = rle["counts"].decode("ascii")
-    return rle
 
 
 def build_dataset(num_images: int, seed: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -87,7 +82,7 @@ def build_dataset(num_images: int, seed: int) -> tuple[dict[str, Any], list[dict
                     "category_id": category,
                     "bbox": [x + dx + rng.normal(0, 2), y + dy + rng.normal(0, 2), w, h],
                     "score": float(rng.random()),
-                    "segmentation": _rle(mask),
+                    "segmentation": encode_masks_rle(mask[None])[0],
                 }
             )
         for _ in range(int(rng.integers(0, 4))):
@@ -101,7 +96,7 @@ def build_dataset(num_images: int, seed: int) -> tuple[dict[str, Any], list[dict
                     "category_id": int(rng.choice(things)),
                     "bbox": [x0, y0, w, h],
                     "score": float(rng.random()) * 0.5,
-                    "segmentation": _rle(mask),
+                    "segmentation": encode_masks_rle(mask[None])[0],
                 }
             )
     dataset = {**sample, "images": images, "annotations": annotations}

@@ -54,14 +54,17 @@ def write_predictions(sample_dir: Path, out: Path) -> Path:
     return writer.write_json()
 
 
-def test_eval_panoptic_writes_panopticapi_results(coco_sample_dir: Path, tmp_path: Path, capsys):
+@pytest.mark.parametrize("decoder", [[], ["--decoder", "opencv"]])
+def test_eval_panoptic_writes_panopticapi_results(
+    coco_sample_dir: Path, tmp_path: Path, capsys, decoder: list[str]
+):
     tool = load_tool("eval_panoptic")
     pred_json = write_predictions(coco_sample_dir, tmp_path)
     gt_json = coco_sample_dir / "panoptic_examples.json"
     gt_dir = coco_sample_dir / "panoptic_examples"
     out = tmp_path / "metrics.json"
     argv = ["--gt-json", str(gt_json), "--gt-dir", str(gt_dir), "--pred-json", str(pred_json)]
-    argv += ["--pred-dir", str(tmp_path / "pred"), "--workers", "2", "--out", str(out)]
+    argv += ["--pred-dir", str(tmp_path / "pred"), "--workers", "2", "--out", str(out), *decoder]
     assert tool.main(argv) == 0
     assert "Things" in capsys.readouterr().out
     with contextlib.redirect_stdout(io.StringIO()):
