@@ -82,10 +82,10 @@ def _run_cocoeval(
         print("no categories to evaluate")
         return [-1.0] * len(STAT_NAMES)
     if backend == "hotcoco":
-        # hotcoco takes the dataset dict; names only label its printouts
-        dataset = copy.deepcopy(dict(coco_gt.dataset))
-        for category in dataset["categories"]:
-            category.setdefault("name", str(category["id"]))
+        # hotcoco reads the dataset dict (a shallow copy: only the category names, which
+        # label its printouts, are filled in)
+        categories = [{"name": str(c["id"]), **c} for c in coco_gt.dataset["categories"]]
+        dataset = {**coco_gt.dataset, "categories": categories}
         gt = hotcoco.COCO(dataset)
         dt = gt.loadRes(results) if results else hotcoco.COCO({**dataset, "annotations": []})
         evaluator = hotcoco.COCOeval(gt, dt, iou_type)
